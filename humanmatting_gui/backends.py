@@ -1,0 +1,107 @@
+"""Model files to predictions: the TFLite interpreter (fast, no TensorFlow import) or Keras.
+
+A backend maps float32 pixels (H, W, C), 0..255, H and W multiples of 32, RGB or grey as
+the model expects, to the person probability (H, W) float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from humanmatting_gui.errors import ModelFileError
+
+MODEL_NAMES = {"rgb": "likeunet-rgb", "gray": "likeunet-gray", "grey": "likeunet-gray"}
+
+
+def models_dir() -> Path:
+    """Where the shipped models live: $HUMANMATTING_MODELS, else the project's models/."""
+    return Path(os.environ.get("HUMANMATTING_MODELS", Path(__file__).resolve().parent.parent / "models"))
+
+
+def resolve_model(spec: str) -> str:
+    """Turn ``rgb``, ``gray`` or a path into the path of a model file (``.tflite`` preferred)."""
+    if spec.lower() in MODEL_NAMES:
+        stem = models_dir() / MODEL_NAMES[spec.lower()]
+        for ext in (".tflite", ".keras"):
+            if stem.with_suffix(ext).is_file():
+                return str(stem.with_suffix(ext))
+        raise ModelFileError(
+            f"the {spec} model is not installed ({stem}.tflite missing): check out the "
+            "project's models/ folder or train one with `python -m trainer.train` (see README)")
+    if not os.path.isfile(spec):
+        raise ModelFileError(f"model file not found: {spec}")
+    return spec
+
+
+class TFLiteBackend:
+    """Runs a ``.tflite`` file; keeps one interpreter per input shape so that alternating
+    frame sizes never re-allocate."""
+
+    def __init__(self, path: str, threads: int | None = None):
+        self.path = path
+        self.threads = threads or os.cpu_count() or 1
+        self._interpreters: dict[tuple, object] = {}
+        shape = self._open().get_input_details()[0]["shape"]
+        if len(shape) != 4 or shape[-1] not in (1, 3):
+            raise ModelFileError(f"{path} is not a LikeUnet model (input shape {shape})")
+        self.channels = int(shape[-1])
+
+    def _open(self):
+        if not os.path.isfile(self.path):
+            raise ModelFileError(f"model file not found: {self.path}")
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # no LiteRT wheel on this platform: TensorFlow's copy of it
+            from tensorflow.lite import Interpreter
+        try:
+            return Interpreter(model_path=self.path, num_threads=self.threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"not a valid .tflite model (truncated or wrong format): {self.path}") from exc
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        interpreter = self._interpreters.get((h, w))
+        if interpreter is None:
+            interpreter = self._open()
+            index = interpreter.get_input_details()[0]["index"]
+            try:
+                interpreter.resize_tensor_input(index, [1, h, w, self.channels], strict=False)
+                interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise ModelFileError(f"{self.path} cannot run at {w}x{h} (a fixed-size model?)") from exc
+            self._interpreters[(h, w)] = interpreter
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                               pixels.reshape(1, h, w, self.channels).astype(np.float32, copy=False))
+        interpreter.invoke()
+        out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+        return out[:, :, -1]
+
+
+class KerasBackend:
+    """Runs a ``.keras`` LikeUnet (imports TensorFlow: seconds to start, slower per frame)."""
+
+    def __init__(self, path: str):
+        from humanmatting_gui import model as likeunet
+
+        self.path = path
+        self.model = likeunet.load_keras(path)
+        self.channels = int(self.model.input_shape[-1])
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        out = self.model(pixels.reshape(1, h, w, self.channels).astype(np.float32), training=False)
+        return np.asarray(out)[0, :, :, -1]
+
+
+def load_backend(spec: str, threads: int | None = None):
+    """A backend for ``rgb``, ``gray`` or a model path (``.tflite`` or ``.keras``).
+
+    Raises ModelFileError naming the file when it is missing, truncated or not a model.
+    """
+    path = resolve_model(spec)
+    if path.endswith(".keras"):
+        return KerasBackend(path)
+    return TFLiteBackend(path, threads)

@@ -1,0 +1,126 @@
+"""The ``humanmatting`` command line: gui, cutout, mask, export, virtualcam."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+MODEL_HELP = "rgb, gray, or a .tflite/.keras file (default: rgb)"
+BACKGROUND_HELP = "blur[:STRENGTH], color:#RRGGBB, image:PATH, video:PATH or transparent"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="humanmatting", description="Replace the background behind people, "
+                     "live or in files, with a small U-Net on the CPU.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    gui = sub.add_parser("gui", help="start the window (the default)")
+    gui.add_argument("--source", help="camera index, video file or image folder to open")
+    gui.add_argument("--background", help=BACKGROUND_HELP)
+    gui.add_argument("--model", help=MODEL_HELP)
+    gui.add_argument("--frames", type=int, help="headless check: quit after N frames shown")
+    gui.add_argument("--screenshot", help="with --frames: save the window as this PNG")
+
+    cutout = sub.add_parser("cutout", help="images -> the person as RGBA PNG (or composited)")
+    cutout.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    cutout.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    cutout.add_argument("--model", default="rgb", help=MODEL_HELP)
+    cutout.add_argument("--background", help=f"composite over this instead: {BACKGROUND_HELP}")
+
+    mask = sub.add_parser("mask", help="images -> 8-bit person masks (255 = person)")
+    mask.add_argument("inputs", nargs="+", metavar="INPUT")
+    mask.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    mask.add_argument("--model", default="rgb", help=MODEL_HELP)
+    mask.add_argument("--video", action="store_true",
+                      help="each folder's images, in name order, are frames of one clip "
+                           "(temporal smoothing as in the live view)")
+
+    export = sub.add_parser("export", help="video -> masked video, audio kept")
+    export.add_argument("video", metavar="VIDEO")
+    export.add_argument("-o", "--output", required=True, metavar="OUT")
+    export.add_argument("--background", default="blur", help=BACKGROUND_HELP)
+    export.add_argument("--model", default="rgb", help=MODEL_HELP)
+    export.add_argument("--format", default="mp4",
+                        choices=("mp4", "mov-prores4444", "webm-alpha", "png-sequence", "matte"))
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    cam = sub.add_parser("virtualcam", help="send the composited stream to a virtual camera")
+    cam.add_argument("--source", default="0", help="camera index, video file or image folder")
+    cam.add_argument("--background", default="blur", help=BACKGROUND_HELP)
+    cam.add_argument("--model", default="rgb", help=MODEL_HELP)
+    cam.add_argument("--frames", type=int, help="stop after N frames")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "gui"
+    from humanmatting_gui.errors import HumanMattingError
+
+    try:
+        if command == "gui":
+            return _gui(args)
+        if command in ("cutout", "mask"):
+            from humanmatting_gui import batch
+
+            return batch.run(command, args)
+        if command == "export":
+            return _export(args)
+        return _virtualcam(args)
+    except HumanMattingError as exc:
+        print(f"humanmatting: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nhumanmatting: interrupted", file=sys.stderr)
+        return 130
+
+
+def _gui(args) -> int:
+    try:
+        from humanmatting_gui.ui import app
+    except ImportError as exc:
+        print(f"humanmatting: error: the window cannot start: {exc}", file=sys.stderr)
+        return 1
+    return app.run(getattr(args, "source", None), getattr(args, "background", None),
+                   getattr(args, "model", None), getattr(args, "frames", None),
+                   getattr(args, "screenshot", None))
+
+
+def _export(args) -> int:
+    from humanmatting_gui.export import ExportRequest, export_video
+    from humanmatting_gui.progress import Progress
+
+    if not os.path.isfile(args.video):
+        print(f"humanmatting: error: video not found: {args.video}", file=sys.stderr)
+        return 2
+    bar = Progress(0, "frames")
+
+    def progress(done, total):
+        bar.total = total
+        bar.update(done)
+
+    request = ExportRequest(args.video, args.output, args.background, args.model, args.format,
+                            args.overwrite)
+    result = export_video(request, progress)
+    bar.finish()
+    print(f"wrote {result.path}: {result.frames} frames in {result.seconds:.1f} s "
+          f"({result.fps:.1f} fps)")
+    return 0
+
+
+def _virtualcam(args) -> int:
+    from humanmatting_gui import virtualcam
+
+    return virtualcam.run_cli(args.source, args.background, args.model, args.frames)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

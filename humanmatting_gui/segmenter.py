@@ -1,0 +1,110 @@
+"""Frame in, soft person alpha out: letterbox to the model's working size, run, post-process."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from humanmatting_gui import postprocess
+from humanmatting_gui.backends import load_backend
+from humanmatting_gui.errors import InputError
+
+
+@dataclass(frozen=True)
+class SegmenterSettings:
+    """How a Segmenter works. ``size``: the long side the model sees (multiple of 32).
+    ``smoothing``: temporal smoothing strength for streams (0 = off, for unrelated images).
+    ``refine``: guided-filter edges against the full-resolution frame."""
+
+    size: int = 256
+    threshold: float = 0.5
+    softness: float = 1.0
+    smoothing: float = 0.0
+    refine: bool = True
+
+    def __post_init__(self):
+        if self.size % 32 or self.size < 64:
+            raise ValueError(f"working size must be a multiple of 32, at least 64; got {self.size}")
+        if not 0.0 <= self.threshold <= 1.0 or not 0.0 <= self.softness <= 1.0:
+            raise ValueError("threshold and softness must lie in [0, 1]")
+
+    def with_(self, **changes) -> "SegmenterSettings":
+        return replace(self, **changes)
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int, int, int]:
+    """(scaled h, scaled w, padded h, padded w): the long side scaled to ``size``, aspect kept,
+    each side padded up to a multiple of 32."""
+    scale = size / max(height, width)
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    return h, w, math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
+
+
+class Segmenter:
+    """Person alpha for frames of any size, grey or colour, from one model.
+
+    ``model``: ``rgb``, ``gray``, a model path, or a backend object with ``channels`` and
+    ``predict``. Not thread-safe: give each thread (stream) its own Segmenter.
+    """
+
+    def __init__(self, model="rgb", settings: SegmenterSettings = SegmenterSettings(), threads=None):
+        self.backend = load_backend(model, threads) if isinstance(model, str) else model
+        self.settings = settings
+        self._smoother = postprocess.TemporalSmoother(settings.smoothing)
+
+    @property
+    def channels(self) -> int:
+        return self.backend.channels
+
+    def configure(self, settings: SegmenterSettings) -> None:
+        if settings.smoothing != self.settings.smoothing:
+            self._smoother = postprocess.TemporalSmoother(settings.smoothing)
+        self.settings = settings
+
+    def reset(self) -> None:
+        """Forget the stream's history (call when the source changes)."""
+        self._smoother.reset()
+
+    def model_input(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """(float32 pixels (H', W', C) letterboxed for the model, the valid (h, w) inside)."""
+        frame = _as_frame(frame)
+        height, width = frame.shape[:2]
+        h, w, ph, pw = working_shape(height, width, self.settings.size)
+        small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        if self.channels == 1:
+            small = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        else:
+            small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
+        # replicate the border rather than pad with black: no false edge for the model to see
+        small = cv2.copyMakeBorder(small, 0, ph - h, 0, pw - w, cv2.BORDER_REPLICATE)
+        return small.astype(np.float32).reshape(ph, pw, self.channels), (h, w)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        """Person alpha, float32 (H, W) in [0, 1], for a BGR or grey uint8 frame (H, W[, C])."""
+        frame = _as_frame(frame)
+        pixels, (h, w) = self.model_input(frame)
+        alpha = self.backend.predict(pixels)[:h, :w]
+        alpha = self._smoother(alpha, frame)
+        height, width = frame.shape[:2]
+        s = self.settings
+        if s.refine:
+            alpha = postprocess.guided_filter(alpha, frame, radius=max(4, max(height, width) // 80))
+        else:
+            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+        return postprocess.threshold_softness(alpha, s.threshold, s.softness).astype(np.float32, copy=False)
+
+
+def _as_frame(frame: np.ndarray) -> np.ndarray:
+    """Validate a frame: uint8, (H, W), (H, W, 1), (H, W, 3) BGR or (H, W, 4) BGRA."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise InputError("a frame must be a uint8 numpy array")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3) or min(frame.shape[:2]) < 1:
+        raise InputError(f"unsupported frame shape {frame.shape}")
+    return frame

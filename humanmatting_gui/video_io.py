@@ -1,0 +1,266 @@
+"""Video files through PyAV (FFmpeg): reading frames and audio, writing with audio, atomically.
+
+Frames are BGR uint8 (H, W, 3), or BGRA (H, W, 4) for formats with alpha, turned upright
+when the file carries a rotation, so what is processed is what a player shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from humanmatting_gui.errors import InputError, OutputError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: Fraction
+    frames: int  # as the container states it; 0 when unknown
+    has_audio: bool
+
+
+def _upright(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+    image = frame.to_ndarray(format=fmt)
+    turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+class VideoReader:
+    """Reads one video file: ``info``, ``frames()`` (BGR) or ``demux()`` (frames and audio packets).
+
+    Raises InputError when the file cannot be opened or holds no video stream.
+    """
+
+    def __init__(self, path: str):
+        if not os.path.isfile(path):
+            raise InputError(f"video not found: {path}")
+        try:
+            self.container = av.open(path)
+        except av.FFmpegError as exc:
+            raise InputError(f"not a video file FFmpeg can read: {path}") from exc
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"no video stream in {path}")
+        self.path = path
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        rate = self.video.average_rate or self.video.guessed_rate or Fraction(25)
+        # the stored size: a rotated file's frames come out with width and height swapped
+        width, height = self.video.codec_context.width, self.video.codec_context.height
+        self.info = VideoInfo(width, height, Fraction(rate), int(self.video.frames or 0),
+                              self.audio is not None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.container.close()
+
+    def demux(self):
+        """Yield ``("video", bgr_frame)`` and ``("audio", packet)`` in file order."""
+        streams = [self.video] + ([self.audio] if self.audio is not None else [])
+        try:
+            for packet in self.container.demux(*streams):
+                if packet.stream.type == "video":
+                    for frame in packet.decode():
+                        yield "video", _upright(frame, "bgr24")
+                elif packet.dts is not None:
+                    yield "audio", packet
+        except av.FFmpegError as exc:
+            raise InputError(f"cannot decode {self.path}: {exc}") from exc
+
+    def frames(self):
+        """Yield the BGR frames."""
+        for kind, item in self.demux():
+            if kind == "video":
+                yield item
+
+
+class LoopingVideo:
+    """Frames of a video file, one per call, starting over at the end (a video background)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._reader = VideoReader(path)
+        self._frames = self._reader.frames()
+        self._last = None
+        self.next_frame()
+
+    def next_frame(self) -> np.ndarray:
+        for _attempt in range(2):
+            try:
+                self._last = next(self._frames)
+                return self._last
+            except StopIteration:
+                self._reader.close()
+                self._reader = VideoReader(self.path)
+                self._frames = self._reader.frames()
+        if self._last is None:
+            raise InputError(f"video has no frames: {self.path}")
+        return self._last
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    extension: str  # "" for a folder of images
+    container: str
+    codec: str
+    pix_fmt: str
+    alpha: bool
+    audio_codecs: tuple[str, ...]  # codecs the container takes as they are; first = re-encode
+    options: tuple[tuple[str, str], ...] = ()
+
+
+FORMATS = {
+    "mp4": OutputFormat("mp4", ".mp4", "mp4", "libx264", "yuv420p", False, ("aac", "mp3"),
+                        (("preset", "veryfast"), ("crf", "20"))),
+    "mov-prores4444": OutputFormat("mov-prores4444", ".mov", "mov", "prores_ks", "yuva444p10le", True,
+                                   ("aac", "pcm_s16le"), (("profile", "4"),)),
+    "webm-alpha": OutputFormat("webm-alpha", ".webm", "webm", "libvpx-vp9", "yuva420p", True,
+                               ("libopus", "opus", "vorbis"),
+                               (("deadline", "realtime"), ("cpu-used", "8"), ("crf", "32"), ("b", "0"))),
+    "png-sequence": OutputFormat("png-sequence", "", "ipod", "png", "rgba", True, ("aac",)),
+    "matte": OutputFormat("matte", ".mp4", "mp4", "libx264", "yuv420p", False, ("aac", "mp3"),
+                          (("preset", "veryfast"), ("crf", "18"))),
+}
+
+
+def check_encoder(fmt: OutputFormat) -> None:
+    """Raise OutputError if this FFmpeg build cannot encode ``fmt``."""
+    try:
+        av.codec.Codec(fmt.codec, "w")
+    except (av.FFmpegError, ValueError) as exc:
+        raise OutputError(f"this build cannot encode {fmt.name} (no {fmt.codec} encoder)") from exc
+
+
+class VideoWriter:
+    """Writes frames (and the source's audio) to ``path`` in ``fmt``; call ``close()`` always."""
+
+    def __init__(self, path: str, fmt: OutputFormat, width: int, height: int, fps: Fraction,
+                 audio_source=None):
+        check_encoder(fmt)
+        self.fmt, self.path = fmt, path
+        self._index = 0
+        self._audio_in = audio_source
+        self._audio_out = None
+        self._resampler = None
+        if fmt.extension == "":
+            os.makedirs(path, exist_ok=True)
+            self.container = (av.open(os.path.join(path, "audio.m4a"), "w", format=fmt.container)
+                              if audio_source else None)
+            if self.container is not None:
+                self._add_audio(audio_source)
+            return
+        self.container = av.open(path, "w", format=fmt.container)
+        self.stream = self.container.add_stream(fmt.codec, rate=fps)
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = fmt.pix_fmt
+        self.stream.options = dict(fmt.options)
+        if audio_source is not None:
+            self._add_audio(audio_source)
+
+    def _add_audio(self, source) -> None:
+        if source.codec_context.name in self.fmt.audio_codecs:
+            self._audio_out = self.container.add_stream_from_template(source)
+        else:
+            codec = self.fmt.audio_codecs[0]
+            # Opus only takes 48 kHz (of the usual rates); AAC keeps the source's rate
+            rate = 48000 if codec == "libopus" else (source.codec_context.sample_rate or 48000)
+            self._audio_out = self.container.add_stream(codec, rate=rate)
+            self._audio_out.layout = "stereo"
+            enc = self._audio_out.codec_context
+            self._resampler = av.AudioResampler(format=enc.format.name, layout="stereo",
+                                                rate=enc.sample_rate)
+
+    def write(self, image: np.ndarray) -> None:
+        """One frame: BGR (H, W, 3), BGRA (H, W, 4) or grey (H, W) uint8."""
+        self._index += 1
+        if self.fmt.extension == "":
+            import cv2
+
+            cv2.imwrite(os.path.join(self.path, f"frame_{self._index:06d}.png"), image)
+            return
+        source = {2: "gray", 3: "bgr24", 4: "bgra"}[image.ndim if image.ndim == 2 else image.shape[2]]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=source)
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self._audio_out is None:
+            return
+        if self._resampler is None:
+            packet.stream = self._audio_out
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            for resampled in self._resampler.resample(frame):
+                for out in self._audio_out.encode(resampled):
+                    self.container.mux(out)
+
+    def close(self) -> None:
+        if self.container is None:
+            return
+        try:
+            if self.fmt.extension != "":
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+            if self._resampler is not None:
+                for packet in self._audio_out.encode():
+                    self.container.mux(packet)
+        finally:
+            self.container.close()
+            self.container = None
+
+
+class AtomicOutput:
+    """A temporary path beside ``final`` that becomes ``final`` only on ``commit()``;
+    ``discard()`` (or leaving a ``with`` block by an exception) removes it."""
+
+    def __init__(self, final: str, overwrite: bool = False):
+        folder = os.path.dirname(os.path.abspath(final))
+        if os.path.exists(final) and not overwrite:
+            raise OutputError(f"{final} exists: pass --overwrite to replace it")
+        if not os.path.isdir(folder):
+            raise OutputError(f"output folder does not exist: {folder}")
+        stem, ext = os.path.splitext(os.path.basename(final))
+        self.final = final
+        self.temp = os.path.join(folder, f".{stem}.part{ext}")
+        try:  # really try: permissions, read-only mounts and odd file systems all show here
+            with open(self.temp, "wb"):
+                pass
+            os.remove(self.temp)
+        except OSError as exc:
+            raise OutputError(f"output folder is not writable: {folder}") from exc
+
+    def commit(self) -> None:
+        if os.path.isdir(self.final):
+            shutil.rmtree(self.final)
+        os.replace(self.temp, self.final)
+
+    def discard(self) -> None:
+        if os.path.isdir(self.temp):
+            shutil.rmtree(self.temp)
+        elif os.path.exists(self.temp):
+            os.remove(self.temp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        if exc_type is not None:
+            self.discard()

@@ -1,0 +1,105 @@
+import cv2
+import numpy as np
+import pytest
+
+from humanmatting_gui import cli
+from humanmatting_gui.segmenter import Segmenter
+
+from conftest import person_image
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A folder tree of generated photos, with one file that is not an image."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for k, rel in enumerate(["a.jpg", "b.png", "sub/c.jpg"]):
+        cv2.imwrite(str(root / rel), person_image(90 + 10 * k, 120, seed=k)[0])
+    return root
+
+
+def _one_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_cutout_writes_rgba_pngs(models_env, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["cutout", str(photos), "-o", str(out)]) == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["a.png", "b.png", "sub/c.png"]
+    rgba = cv2.imread(str(out / "sub/c.png"), cv2.IMREAD_UNCHANGED)
+    source = cv2.imread(str(photos / "sub/c.jpg"))
+    assert rgba.shape == (*source.shape[:2], 4)
+    np.testing.assert_array_equal(rgba[:, :, :3], source)
+    assert "3/3" in capsys.readouterr().err  # the progress bar
+
+
+def test_cutout_over_a_background(models_env, photos, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["cutout", str(photos / "a.jpg"), "-o", str(out), "--background", "color:#ff0000"]) == 0
+    assert cv2.imread(str(out / "a.png"), cv2.IMREAD_UNCHANGED).shape[2] == 3
+
+
+@pytest.mark.parametrize("model", ["rgb", "gray"])
+def test_mask_matches_the_engine(models_env, photos, tmp_path, model):
+    out = tmp_path / "masks"
+    assert cli.main(["mask", str(photos), "-o", str(out), "--model", model]) == 0
+    mask = cv2.imread(str(out / "b.png"), cv2.IMREAD_UNCHANGED)
+    image = cv2.imread(str(photos / "b.png"))
+    expected = (Segmenter(model).segment(image) * 255 + 0.5).astype(np.uint8)
+    assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_mask_video_smooths_across_frames(models_env, tmp_path):
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    base, _ = person_image(96, 128)
+    for k in range(6):
+        noisy = np.clip(base.astype(int) + rng.integers(-25, 25, base.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(frames / f"{k:03d}.png"), noisy)
+    still, video = tmp_path / "still", tmp_path / "video"
+    assert cli.main(["mask", str(frames), "-o", str(still)]) == 0
+    assert cli.main(["mask", str(frames), "-o", str(video), "--video"]) == 0
+
+    def change(folder):
+        masks = [cv2.imread(str(folder / f"{k:03d}.png"), 0).astype(float) for k in range(6)]
+        return np.mean([np.abs(a - b).mean() for a, b in zip(masks, masks[1:])])
+    assert change(video) < change(still)
+
+
+def test_bad_files_are_skipped_and_the_run_fails(models_env, photos, tmp_path, capsys):
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "out"
+    assert cli.main(["mask", str(photos), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "1 of 4 files failed" in err
+    assert len(list(out.rglob("*.png"))) == 3
+
+
+def test_missing_input(models_env, tmp_path, capsys):
+    assert cli.main(["cutout", str(tmp_path / "nope.jpg"), "-o", str(tmp_path)]) == 1
+    assert "input not found" in _one_line(capsys.readouterr().err)
+
+
+def test_missing_model_explains(tmp_path, photos, monkeypatch, capsys):
+    monkeypatch.setenv("HUMANMATTING_MODELS", str(tmp_path))
+    assert cli.main(["mask", str(photos), "-o", str(tmp_path / "o")]) == 1
+    assert "model is not installed" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["cutout", "x.jpg"], ["mask", "--frobnicate", "x", "-o", "y"],
+                                  ["export"], ["nonsense"]])
+def test_usage_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert _one_line(capsys.readouterr().err).startswith("humanmatting")
+
+
+def test_bad_background_spec(models_env, photos, tmp_path, capsys):
+    assert cli.main(["cutout", str(photos), "-o", str(tmp_path / "o"), "--background", "plaid"]) == 1
+    assert "unknown background" in _one_line(capsys.readouterr().err)

@@ -1,0 +1,177 @@
+"""tf.data pipelines: augmented training batches of several aspect ratios, fixed validation batches.
+
+Every training sample is a person photo, randomly scaled (from a person small in the frame
+to one cropped by it), placed, cropped and flipped; half of them (and all that were scaled below the frame)
+are composited by their mask over a random background (a scene photo or a flat/gradient
+colour); then colour, gamma, blur and noise jitter, and grey conversion for the grey model.
+Inputs are float32 pixels 0..255, targets float32 masks in [0, 1].
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+COMPOSITE_PROBABILITY = 0.5
+GREY_PROBABILITY = 0.1
+
+
+def train_shapes(size):
+    """(height, width) of training crops: square, portrait and landscape, multiples of 32."""
+    if size % 32 or size < 64:
+        raise ValueError(f"working size must be a multiple of 32, at least 64; got {size}")
+    return ((size, size), (size + 32, size - 32), (size - 32, size + 32))
+
+
+def _stream(images, masks, seed):
+    """An endless generator of (image, mask) in a fresh random order every pass."""
+    rng = np.random.default_rng(seed)
+
+    def generate():
+        while True:
+            for k in rng.permutation(len(images)):
+                yield images[k], masks[k][:, :, None]
+    return generate
+
+
+def _uniform(low=0.0, high=1.0):
+    return tf.random.uniform([], low, high)
+
+
+def _cover(image, shape, scale=1.0):
+    """Resize so that ``image`` covers ``shape`` (times ``scale``)."""
+    size = tf.cast(tf.shape(image)[:2], tf.float32)
+    factor = tf.reduce_max(tf.constant(shape, tf.float32) / size) * scale
+    return tf.image.resize(image, tf.cast(tf.round(size * factor), tf.int32))
+
+
+def _zoom(image, shape):
+    """Resize to a random scale between 0.6x 'fits inside' (person small, framed by background,
+    like a webcam shot) and 1.25x 'covers' (person cropped), log-uniform."""
+    size = tf.cast(tf.shape(image)[:2], tf.float32)
+    ratio = tf.constant(shape, tf.float32) / size
+    low, high = tf.math.log(tf.reduce_min(ratio) * 0.6), tf.math.log(tf.reduce_max(ratio) * 1.25)
+    factor = tf.exp(_uniform(0.0, 1.0) * (high - low) + low)
+    return tf.image.resize(image, tf.cast(tf.round(size * factor), tf.int32), antialias=True)
+
+
+def _place(stack, shape, bottom=False):
+    """Pad (at a random offset) up to ``shape`` where smaller, then random-crop to ``shape``.
+
+    ``bottom`` (a bool tensor) puts all vertical padding on top, so that a person whose
+    mask runs off the photo's lower edge stays cut by the frame's lower edge.
+    """
+    size = tf.shape(stack)[:2]
+    missing = tf.maximum(tf.constant(shape) - size, 0)
+    before = tf.cast(tf.floor(tf.cast(missing, tf.float32) * tf.random.uniform([2])), tf.int32)
+    before = tf.where(tf.logical_and(bottom, [True, False]), missing, before)
+    paddings = tf.stack([before, missing - before], axis=1)
+    stack = tf.pad(stack, tf.concat([paddings, [[0, 0]]], axis=0))
+    return tf.image.random_crop(stack, [*shape, tf.shape(stack)[2]])
+
+
+def _background(backgrounds, shape):
+    """A random scene crop, or (one time in five, or with no scenes) a flat/gradient colour."""
+    def colour():
+        top, bottom = tf.random.uniform([3], 0, 255), tf.random.uniform([3], 0, 255)
+        ramp = tf.linspace(0.0, 1.0, shape[0])[:, None, None]
+        return tf.broadcast_to(top * (1 - ramp) + bottom * ramp, [*shape, 3])
+
+    if backgrounds is None:
+        return colour()
+
+    def scene():
+        k = tf.random.uniform([], 0, backgrounds.nrows(), tf.int64)
+        image = tf.cast(backgrounds[k].to_tensor(), tf.float32)
+        image = _place(_cover(image, shape, _uniform(1.0, 1.6)), shape)
+        return tf.image.random_flip_left_right(image)
+    return tf.cond(_uniform() < 0.2, colour, scene)
+
+
+def _jitter(image, strength):
+    image = image * _uniform(1 - 0.25 * strength, 1 + 0.25 * strength)
+    image = image + _uniform(-20.0, 20.0) * strength
+    mean = tf.reduce_mean(image)
+    return (image - mean) * _uniform(1 - 0.3 * strength, 1 + 0.3 * strength) + mean
+
+
+def _degrade(image, shape):
+    """Camera-like degradation of the whole frame: saturation, gamma, blur, noise."""
+    image = tf.clip_by_value(image, 0, 255)
+    image = tf.image.adjust_saturation(image, _uniform(0.6, 1.4))
+    image = 255.0 * tf.pow(image / 255.0, _uniform(0.75, 1.33))
+    image = tf.cond(_uniform() < 0.3, lambda: tf.image.resize(
+        tf.image.resize(image, tf.cast(tf.constant(shape, tf.float32) * _uniform(0.3, 0.7),
+                                       tf.int32), antialias=True), shape), lambda: image)
+    noise = tf.random.normal(tf.shape(image), stddev=_uniform(0.0, 6.0))
+    return tf.clip_by_value(image + noise, 0, 255)
+
+
+def augment(image, mask, shape, backgrounds=None, grey=False):
+    """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``."""
+    image = tf.cast(image, tf.float32)
+    mask = tf.cast(mask, tf.float32) / 255.0
+    stack = _zoom(tf.concat([image, mask, tf.ones_like(mask)], axis=2), shape)
+    cut_at_bottom = tf.reduce_max(stack[-1, :, 3]) > 0.5
+    stack = tf.image.random_flip_left_right(_place(stack, shape, cut_at_bottom))
+    person, mask, inside = stack[:, :, :3], stack[:, :, 3:4], stack[:, :, 4:5]
+    composite = tf.logical_or(_uniform() < COMPOSITE_PROBABILITY, tf.reduce_min(inside) < 0.5)
+    person = tf.cond(composite, lambda: _jitter(person, 1.0), lambda: person)
+    mixed = person * mask + _jitter(_background(backgrounds, shape), 1.0) * (1 - mask)
+    image = tf.where(composite, mixed, person)
+    image = _degrade(_jitter(image, 0.5), shape)
+    if grey:
+        image = tf.image.rgb_to_grayscale(image)
+    else:  # some grey frames keep the RGB model usable on black-and-white footage
+        image = tf.cond(_uniform() < GREY_PROBABILITY,
+                        lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image)),
+                        lambda: image)
+    return image, tf.clip_by_value(mask, 0.0, 1.0)
+
+
+def _ragged_backgrounds(backgrounds):
+    if not backgrounds:
+        return None
+    return tf.ragged.stack([tf.constant(b) for b in backgrounds])
+
+
+def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0):
+    """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch."""
+    if not images:
+        raise ValueError("no training pairs could be loaded")
+    ragged = _ragged_backgrounds(backgrounds)
+    signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 1], tf.uint8))
+    per_shape = []
+    for k, shape in enumerate(train_shapes(size)):
+        data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
+                                              output_signature=signature)
+        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, grey),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        per_shape.append(data.batch(batch_size, drop_remainder=True))
+    return tf.data.Dataset.sample_from_datasets(per_shape, seed=seed).prefetch(tf.data.AUTOTUNE)
+
+
+def letterbox(image, mask, size=256):
+    """Fit (image, mask) inside size x size keeping the aspect ratio; pad the rest with zeros."""
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out_i = np.zeros((size, size, image.shape[2]), np.float32)
+    out_m = np.zeros((size, size, 1), np.float32)
+    out_i[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA
+                                                     ).reshape(nh, nw, -1)
+    out_m[top:top + nh, left:left + nw, 0] = cv2.resize(mask, (nw, nh),
+                                                        interpolation=cv2.INTER_AREA) / 255.0
+    return out_i, out_m
+
+
+def validation_dataset(images, masks, batch_size, grey=False, size=256):
+    """Validation pairs letterboxed to size x size, in a fixed order."""
+    pairs = [letterbox(i, m, size) for i, m in zip(images, masks)]
+    x = np.stack([p[0] for p in pairs]) if pairs else np.zeros((0, size, size, 3), np.float32)
+    y = np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, size, size, 1), np.float32)
+    if grey:
+        x = x @ np.array([0.2989, 0.5870, 0.1140], np.float32)[:, None]
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)

@@ -1,0 +1,140 @@
+"""Train a LikeUnet person-segmentation model, headless, and export its deploy files.
+
+    python -m trainer.train --data DIR [DIR ...] --backgrounds DIR --mode rgb --out runs/rgb
+
+Every epoch writes a backup (resume with --resume after an interrupt, exactly where the last
+epoch ended), `best.keras` (best validation person IoU so far), TensorBoard logs and
+`log.csv`. At the end the best checkpoint is folded and written as
+`OUT/likeunet-MODE.keras` and `.tflite`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import os
+import sys
+
+import keras
+import tensorflow as tf
+
+from humanmatting_gui import model as likeunet
+from trainer import data, export, losses, pipeline
+
+log = logging.getLogger("trainer")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m trainer.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", nargs="+", required=True,
+                   help="folders with images/+masks/ or the AISegment clip_img/+matting/ layout")
+    p.add_argument("--backgrounds", nargs="*", default=[], help="folders of person-free scenes")
+    p.add_argument("--mode", choices=("rgb", "gray"), default="rgb")
+    p.add_argument("--size", type=int, default=256, help="working size, a multiple of 32")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--steps-per-epoch", type=int, default=100)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine decay)")
+    p.add_argument("--widths", type=int, nargs=5, default=list(likeunet.LikeUnetConfig.widths))
+    p.add_argument("--blocks", type=int, nargs=4, default=list(likeunet.LikeUnetConfig.blocks))
+    p.add_argument("--decoder-widths", type=int, nargs=4,
+                   default=list(likeunet.LikeUnetConfig.decoder_widths))
+    p.add_argument("--branches", action=argparse.BooleanOptionalAction, default=True,
+                   help="train with asymmetric 1x3/3x1 branches (folded away on export)")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, logs, exported model")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.size % 32:
+        p.error(f"--size must be a multiple of 32, got {args.size}")
+    return args
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":  # reads the cluster from TF_CONFIG
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def learning_rate(epoch: int, peak: float, epochs: int, warmup: int = 2) -> float:
+    """Linear warm-up, then cosine decay to 1% of the peak at the last epoch."""
+    if epoch < warmup:
+        return peak * (epoch + 1) / (warmup + 1)
+    progress = (epoch - warmup) / max(1, epochs - warmup)
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def best_so_far(csv_path: str) -> float | None:
+    if not os.path.isfile(csv_path):
+        return None
+    with open(csv_path) as f:
+        values = [float(row["val_person_iou"]) for row in csv.DictReader(f) if row.get("val_person_iou")]
+    return max(values) if values else None
+
+
+def build(args) -> keras.Model:
+    config = likeunet.LikeUnetConfig(
+        channels=1 if args.mode == "gray" else 3, widths=tuple(args.widths),
+        blocks=tuple(args.blocks), decoder_widths=tuple(args.decoder_widths),
+        branches=args.branches)
+    net = likeunet.build_likeunet(config, name=f"likeunet_{args.mode}")
+    net.compile(optimizer=keras.optimizers.Adam(args.lr), loss=losses.matting_loss,
+                metrics=[losses.PersonIoU(), losses.PersonIoU(mean=True)])
+    return net
+
+
+def load_data(args):
+    pairs = [pair for folder in args.data for pair in data.find_pairs(folder)]
+    train_pairs, val_pairs = data.split(pairs)
+    train, val = data.load_pairs(train_pairs), data.load_pairs(val_pairs)
+    backgrounds = data.load_backgrounds(args.backgrounds)
+    log.info("pairs: %d train, %d validation, %d failed to load; %d backgrounds",
+             len(train.images), len(val.images), train.failed + val.failed, len(backgrounds))
+    grey = args.mode == "gray"
+    train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
+                                          args.size, grey, args.seed)
+    val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
+    return train_set, val_set
+
+
+def callbacks(args):
+    best = best_so_far(os.path.join(args.out, "log.csv")) if args.resume else None
+    return [
+        keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"), delete_checkpoint=False),
+        keras.callbacks.LearningRateScheduler(lambda e: learning_rate(e, args.lr, args.epochs)),
+        keras.callbacks.ModelCheckpoint(os.path.join(args.out, "best.keras"), monitor="val_person_iou",
+                                        mode="max", save_best_only=True, initial_value_threshold=best),
+        keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=args.resume),
+        keras.callbacks.TensorBoard(os.path.join(args.out, "tensorboard"), write_graph=False),
+    ]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if os.path.isdir(os.path.join(args.out, "backup")) and not args.resume:
+        print(f"error: {args.out} holds a run already; pass --resume or choose another --out",
+              file=sys.stderr)
+        return 2
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    train_set, val_set = load_data(args)
+    with make_strategy(args.strategy).scope():
+        net = build(args)
+    net.fit(train_set, validation_data=val_set, epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
+    best = os.path.join(args.out, "best.keras")
+    source = best if os.path.isfile(best) else net
+    for path in export.export(source, os.path.join(args.out, f"likeunet-{args.mode}")):
+        log.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
