@@ -1,0 +1,91 @@
+"""A virtual camera sink through pyvirtualcam, so that video-call programs see the composite."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+
+import numpy as np
+
+from humanmatting_gui.errors import OutputError
+
+GREEN = (0, 177, 64)
+
+
+def setup_help() -> str:
+    """How to get a virtual camera device on this system."""
+    system = platform.system()
+    if system == "Linux":
+        return ("install v4l2loopback and load it: sudo apt install v4l2loopback-dkms && "
+                "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=humanmatting")
+    return "install OBS Studio and start its virtual camera once, so that the device exists"
+
+
+class VirtualCamera:
+    """Sends BGR (or BGRA) uint8 frames to a virtual camera, opened at the first frame's size
+    (and reopened if the size changes). ``backend``/``device``: as in pyvirtualcam.Camera."""
+
+    def __init__(self, fps: float = 30.0, backend: str | None = None, device: str | None = None):
+        self.fps, self.backend, self.device = fps, backend, device
+        self._camera = None
+        self.name = ""
+
+    def _open(self, width: int, height: int) -> None:
+        import pyvirtualcam
+
+        self.close()
+        try:
+            self._camera = pyvirtualcam.Camera(width, height, self.fps, fmt=pyvirtualcam.PixelFormat.BGR,
+                                               backend=self.backend, device=self.device)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise OutputError(f"no virtual camera device ({str(exc).splitlines()[0]}); "
+                              f"to set one up, {setup_help()}") from exc
+        self.name = self._camera.device
+
+    def send(self, frame: np.ndarray) -> None:
+        """One frame; transparent (BGRA) frames go out over chroma-key green."""
+        if frame.ndim == 3 and frame.shape[2] == 4:
+            alpha = frame[:, :, 3:4].astype(np.float32) / 255
+            frame = (frame[:, :, :3] * alpha + np.array(GREEN, np.float32) * (1 - alpha)).astype(np.uint8)
+        h, w = frame.shape[:2]
+        if self._camera is None or (self._camera.width, self._camera.height) != (w, h):
+            self._open(w, h)
+        self._camera.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+
+def run_cli(source_spec: str, background: str, model: str, frames: int | None,
+            backend: str | None = None) -> int:
+    """The ``virtualcam`` command: source -> segmenter -> compositor -> virtual camera."""
+    from humanmatting_gui.compositing import Compositor
+    from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+    from humanmatting_gui.sources import open_source
+
+    segmenter = Segmenter(model, SegmenterSettings(smoothing=0.5))
+    compositor = Compositor(background)
+    source = open_source(source_spec)
+    camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
+    sent = 0
+    try:
+        while frames is None or sent < frames:
+            frame = source.read()
+            if frame is None:
+                break
+            start = time.perf_counter()
+            camera.send(compositor.composite(frame.image, segmenter.segment(frame.image)))
+            sent += 1
+            if sent == 1:
+                print(f"sending to virtual camera {camera.name} (Ctrl+C to stop)", file=sys.stderr)
+            if source.realtime:
+                time.sleep(max(0.0, 1.0 / source.fps - (time.perf_counter() - start)))
+    finally:
+        camera.close()
+        source.close()
+        compositor.close()
+    print(f"sent {sent} frames", file=sys.stderr)
+    return 0

@@ -1,0 +1,157 @@
+import csv
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from humanmatting_gui import backends
+from trainer import data, evaluate, losses, pipeline, train
+
+from conftest import TINY, person_image
+
+TINY_ARGS = ["--widths", *map(str, TINY["widths"]), "--blocks", *map(str, TINY["blocks"]),
+             "--decoder-widths", *map(str, TINY["decoder_widths"])]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """Both layouts: images/+masks/ (11 pairs and one corrupt) and AISegment (3 pairs)."""
+    flat = tmp_path / "flat"
+    (flat / "images").mkdir(parents=True)
+    (flat / "masks").mkdir()
+    for k in range(11):
+        image, mask = person_image(96, 80, seed=k)
+        cv2.imwrite(str(flat / "images" / f"{k:02d}.jpg"), image)
+        cv2.imwrite(str(flat / "masks" / f"{k:02d}.png"), mask)
+    (flat / "images" / "99.jpg").write_bytes(b"broken")
+    cv2.imwrite(str(flat / "masks" / "99.png"), np.zeros((8, 8), np.uint8))
+    seg = tmp_path / "aisegment"
+    for k in range(3):
+        clip_dir = seg / "clip_img" / "1803151818" / "clip_00000000"
+        matte_dir = seg / "matting" / "1803151818" / "matting_00000000"
+        clip_dir.mkdir(parents=True, exist_ok=True)
+        matte_dir.mkdir(parents=True, exist_ok=True)
+        image, mask = person_image(64, 48, seed=20 + k)
+        cv2.imwrite(str(clip_dir / f"1803151818-{k:08d}.jpg"), image)
+        cv2.imwrite(str(matte_dir / f"1803151818-{k:08d}.png"), np.dstack([image, mask]))
+    backgrounds = tmp_path / "bg"
+    backgrounds.mkdir()
+    cv2.imwrite(str(backgrounds / "scene.jpg"), np.full((60, 90, 3), 90, np.uint8))
+    return flat, seg, backgrounds
+
+
+def test_find_pairs_in_both_layouts(dataset):
+    flat, seg, _ = dataset
+    flat_pairs, seg_pairs = data.find_pairs(str(flat)), data.find_pairs(str(seg))
+    assert len(flat_pairs) == 12 and len(seg_pairs) == 3
+    assert seg_pairs[0].mask.endswith(os.path.join("matting_00000000", "1803151818-00000000.png"))
+    image, mask = data.load_pair(seg_pairs[0])
+    assert image.shape == (64, 48, 3) and mask.shape == (64, 48) and mask.max() == 255
+
+
+def test_corrupt_pairs_are_counted_and_skipped(dataset):
+    flat, _, _ = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    assert loaded.failed == 1 and len(loaded.images) == 11
+
+
+def test_validation_split_is_fixed_and_disjoint(dataset):
+    flat, seg, _ = dataset
+    pairs = data.find_pairs(str(flat)) + data.find_pairs(str(seg))
+    train_pairs, val_pairs = data.split(pairs)
+    assert [p.image for p in val_pairs] == [p.image for p in data.split(list(pairs))[1]]
+    assert not {p.image for p in train_pairs} & {p.image for p in val_pairs}
+    assert len(val_pairs) == 2 + 1  # the 1st and 11th of flat/, the 1st of aisegment/
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_training_batches(dataset, grey):
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    scenes = data.load_backgrounds([str(backgrounds)])
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64, grey=grey)
+    shapes = set()
+    for x, y in batches.take(12):
+        assert x.shape[0] == 4 and x.shape[-1] == (1 if grey else 3)
+        assert y.shape[:3] == x.shape[:3] and y.shape[-1] == 1
+        assert 0 <= float(np.min(x)) and float(np.max(x)) <= 255
+        assert 0 <= float(np.min(y)) and float(np.max(y)) <= 1
+        shapes.add(tuple(x.shape[1:3]))
+    assert shapes <= set(pipeline.train_shapes(64)) and len(shapes) > 1
+
+
+def test_a_few_steps_reduce_the_loss(dataset):
+    flat, _, _ = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    x, y = pipeline.validation_dataset(loaded.images[:8], loaded.masks[:8], 8, size=64).get_single_element()
+    net = train.build(train.parse_args(["--data", "x", "--out", "y", "--lr", "1e-2", *TINY_ARGS]))
+    first = float(net.train_on_batch(x, y)[0])
+    for _ in range(15):
+        last = float(net.train_on_batch(x, y)[0])
+    assert last < first
+
+
+def test_loss_and_metrics_on_known_masks():
+    truth = np.zeros((1, 8, 8, 1), np.float32)
+    truth[0, :4] = 1.0
+    pred = np.zeros_like(truth)
+    pred[0, 2:6] = 1.0
+    metric = losses.PersonIoU()
+    metric.update_state(truth, pred)
+    assert float(metric.result()) == pytest.approx(1 / 3)
+    miou = losses.PersonIoU(mean=True)
+    miou.update_state(truth, pred)
+    assert float(miou.result()) == pytest.approx((1 / 3 + 1 / 3) / 2)
+    assert float(np.mean(losses.matting_loss(truth, truth))) < float(np.mean(losses.matting_loss(truth, pred)))
+
+
+def test_train_resume_and_export(dataset, tmp_path):
+    flat, seg, backgrounds = dataset
+    out = tmp_path / "run"
+    common = ["--data", str(flat), str(seg), "--backgrounds", str(backgrounds), "--out", str(out),
+              "--size", "64", "--batch", "4", "--steps-per-epoch", "2", "--verbose", "0", *TINY_ARGS]
+    assert train.main([*common, "--epochs", "1"]) == 0
+    assert train.main([*common, "--epochs", "2"]) == 2  # a run is there: resume or elsewhere
+    assert train.main([*common, "--epochs", "3", "--resume"]) == 0
+    with open(out / "log.csv") as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2]
+    tflite, keras_file = out / "likeunet-rgb.tflite", out / "likeunet-rgb.keras"
+    assert tflite.is_file() and keras_file.is_file()
+    image, _ = person_image(64, 96)
+    pixels = image[:, :, ::-1].astype(np.float32)
+    a = backends.TFLiteBackend(str(tflite)).predict(pixels)
+    b = backends.KerasBackend(str(keras_file)).predict(pixels)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+class FixedModel:
+    """Segments every image as its top half: IoU against a known mask is known."""
+
+    def segment(self, image):
+        out = np.zeros(image.shape[:2], np.float32)
+        out[: image.shape[0] // 2] = 1.0
+        return out
+
+
+def test_evaluate_reports_known_iou(tmp_path, capsys):
+    folder = tmp_path / "set"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for k in range(3):
+        cv2.imwrite(str(folder / "images" / f"{k}.png"), np.zeros((40, 20, 3), np.uint8))
+        mask = np.zeros((40, 20), np.uint8)
+        mask[10:30] = 255  # overlap with the top half: rows 10-19 of 10-29 -> IoU 10/30
+        cv2.imwrite(str(folder / "masks" / f"{k}.png"), mask)
+    results = evaluate.evaluate({"fixed": FixedModel()}, [str(folder)], split="all")
+    assert results["fixed"]["overall"].iou == pytest.approx(1 / 3)
+    # background: predicted rows 20-39, true rows 0-9 and 30-39: 10 shared of 30 -> 1/3 too
+    assert results["fixed"]["overall"].miou == pytest.approx(1 / 3)
+    assert "0.3333" in evaluate.report(results)
+
+
+def test_evaluate_command_line(models_env, dataset, capsys):
+    flat, _, _ = dataset
+    assert evaluate.main([str(flat), "--model", str(models_env / "likeunet-rgb.tflite"), "--split", "all"]) == 0
+    out = capsys.readouterr()
+    assert "overall" in out.out and "flat" in out.out and "99.jpg" in out.err
