@@ -1,0 +1,57 @@
+"""The capture thread: reads a frame source and puts every frame into the latest-frame slot."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from PySide6.QtCore import QThread, Signal
+
+from humanmatting_gui.errors import SourceError
+from humanmatting_gui.latest import LatestSlot
+
+
+class CaptureThread(QThread):
+    """Owns one source from start to ``stop()``; a realtime source (a video, an image folder)
+    is paced at its frame rate unless ``paced`` is False."""
+
+    failed = Signal(str)
+    ended = Signal()
+
+    def __init__(self, source, slot: LatestSlot, paced: bool = True, parent=None):
+        super().__init__(parent)
+        self.source, self.slot, self.paced = source, slot, paced
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def set_paused(self, paused: bool) -> None:
+        (self._running.clear if paused else self._running.set)()
+
+    def run(self) -> None:
+        period = 1.0 / self.source.fps if self.source.fps else 0.0
+        next_due = time.perf_counter()
+        try:
+            while not self._stop.is_set():
+                if not self._running.is_set():
+                    self._running.wait(0.1)
+                    next_due = time.perf_counter()
+                    continue
+                frame = self.source.read()
+                if frame is None:
+                    self.ended.emit()
+                    return
+                self.slot.put(frame)
+                if self.paced and self.source.realtime and period:
+                    next_due += period
+                    self._stop.wait(max(0.0, next_due - time.perf_counter()))
+        except SourceError as exc:
+            self.failed.emit(str(exc))
+        finally:
+            self.source.close()
+
+    def stop(self) -> None:
+        """Stop reading and wait for the thread to end (the source is closed by then)."""
+        self._stop.set()
+        self._running.set()
+        self.wait()

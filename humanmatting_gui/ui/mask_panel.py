@@ -1,0 +1,81 @@
+"""Model and mask controls: RGB/grey model, threshold, softness, smoothing, edge refinement, mirror."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QRadioButton, QSlider)
+
+from humanmatting_gui.segmenter import SegmenterSettings
+
+
+def _slider(value: float) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setValue(round(value * 100))
+    return slider
+
+
+class MaskPanel(QGroupBox):
+    """Emits ``changed()`` when anything here changes; read ``model`` and ``settings()``."""
+
+    changed = Signal()
+
+    def __init__(self, settings: SegmenterSettings, parent=None):
+        super().__init__("Model and mask", parent)
+        form = QFormLayout(self)
+        row = QHBoxLayout()
+        self.rgb, self.gray = QRadioButton("RGB"), QRadioButton("Grey")
+        self.rgb.setChecked(True)
+        self.models = QButtonGroup(self)
+        for button in (self.rgb, self.gray):
+            self.models.addButton(button)
+            row.addWidget(button)
+        self.models.buttonToggled.connect(self._model_toggled)
+        form.addRow("Model", row)
+        self.threshold = _slider(settings.threshold)
+        self.softness = _slider(settings.softness)
+        self.smoothing = _slider(settings.smoothing / 0.95)
+        for slider in (self.threshold, self.softness, self.smoothing):
+            slider.valueChanged.connect(self.changed)
+        form.addRow("Threshold", self.threshold)
+        form.addRow("Softness", self.softness)
+        form.addRow("Smoothing", self.smoothing)
+        self.refine = QCheckBox("Refine edges")
+        self.refine.setChecked(settings.refine)
+        self.refine.toggled.connect(self.changed)
+        form.addRow("", self.refine)
+        self.mirror = QCheckBox("Mirror view")
+        form.addRow("", self.mirror)
+
+    def _model_toggled(self, _button, checked: bool) -> None:
+        if checked:
+            self.changed.emit()
+
+    @property
+    def model(self) -> str:
+        return "gray" if self.gray.isChecked() else "rgb"
+
+    def set_model(self, model: str) -> None:
+        self.models.blockSignals(True)
+        (self.gray if model == "gray" else self.rgb).setChecked(True)
+        self.models.blockSignals(False)
+
+    def toggle_model(self) -> None:
+        (self.rgb if self.gray.isChecked() else self.gray).setChecked(True)
+
+    def settings(self) -> SegmenterSettings:
+        return SegmenterSettings(threshold=self.threshold.value() / 100,
+                                 softness=self.softness.value() / 100,
+                                 smoothing=0.95 * self.smoothing.value() / 100,
+                                 refine=self.refine.isChecked())
+
+    def set_settings(self, settings: SegmenterSettings) -> None:
+        for slider, value in ((self.threshold, settings.threshold), (self.softness, settings.softness),
+                              (self.smoothing, settings.smoothing / 0.95)):
+            slider.blockSignals(True)
+            slider.setValue(round(value * 100))
+            slider.blockSignals(False)
+        self.refine.blockSignals(True)
+        self.refine.setChecked(settings.refine)
+        self.refine.blockSignals(False)

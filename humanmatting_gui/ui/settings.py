@@ -1,0 +1,61 @@
+"""What the window remembers across runs (QSettings), with the defaults in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from humanmatting_gui.compositing import Background, parse_background
+from humanmatting_gui.errors import InputError
+from humanmatting_gui.live import LIVE_SETTINGS
+from humanmatting_gui.segmenter import SegmenterSettings
+
+
+@dataclass(frozen=True)
+class Defaults:
+    model: str = "rgb"
+    settings: SegmenterSettings = field(default=LIVE_SETTINGS)
+    background: Background = field(default_factory=Background)
+    source: str = ""
+    geometry: QByteArray | None = None
+
+
+def _settings() -> QSettings:
+    return QSettings("humanmatting", "humanmatting")
+
+
+def load() -> Defaults:
+    """The stored choices; anything missing or no longer valid falls back to its default."""
+    s = _settings()
+    base = Defaults()
+    try:
+        background = parse_background(str(s.value("background", base.background.spec())))
+    except InputError:  # e.g. a background image deleted since
+        background = base.background
+    try:
+        settings = SegmenterSettings(
+            threshold=float(s.value("threshold", base.settings.threshold)),
+            softness=float(s.value("softness", base.settings.softness)),
+            smoothing=float(s.value("smoothing", base.settings.smoothing)),
+            refine=str(s.value("refine", base.settings.refine)).lower() == "true")
+    except ValueError:
+        settings = base.settings
+    model = str(s.value("model", base.model))
+    geometry = s.value("geometry")
+    return Defaults(model if model in ("rgb", "gray") else base.model, settings, background,
+                    str(s.value("source", "")), geometry if isinstance(geometry, QByteArray) else None)
+
+
+def save(d: Defaults) -> None:
+    s = _settings()
+    s.setValue("model", d.model)
+    s.setValue("threshold", d.settings.threshold)
+    s.setValue("softness", d.settings.softness)
+    s.setValue("smoothing", d.settings.smoothing)
+    s.setValue("refine", d.settings.refine)
+    s.setValue("background", d.background.spec())
+    s.setValue("source", d.source)
+    if d.geometry is not None:
+        s.setValue("geometry", d.geometry)
+    s.sync()

@@ -1,0 +1,271 @@
+"""The window, driven with pytest-qt offscreen: frames, switches, drops, faults, shutdown."""
+
+import json
+import os
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from humanmatting_gui import sources  # noqa: E402
+from humanmatting_gui.compositing import Background  # noqa: E402
+from humanmatting_gui.live import LiveProcessor  # noqa: E402
+from humanmatting_gui.ui import app as ui_app  # noqa: E402
+from humanmatting_gui.ui.cutout_dialog import CutoutDialog  # noqa: E402
+from humanmatting_gui.ui.main_window import MainWindow  # noqa: E402
+
+from conftest import person_image, write_clip  # noqa: E402
+
+WAIT = 10000
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Each test its own QSettings store."""
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def window(qtbot, models_env):
+    win = MainWindow(remember=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.worker.isFinished()
+
+
+def next_result(qtbot, win):
+    with qtbot.waitSignal(win.frame_shown, timeout=WAIT) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def drop(win, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(event)
+
+
+def test_window_builds(window):
+    assert window.windowTitle() == "humanmatting"
+    assert window.view.placeholder.startswith("Choose")
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&View", "&Help"]
+    assert window.worker.isRunning()
+
+
+def test_a_video_source_gives_composited_frames(qtbot, window, clip):
+    assert window.open_source(str(clip))
+    results = [next_result(qtbot, window) for _ in range(3)]
+    assert all(r.display.shape == (64, 96, 3) and r.alpha.shape == (64, 96) for r in results)
+    assert results[-1].index > results[0].index
+    assert results[-1].iou_kind == "stability" and 0 <= results[-1].iou <= 1
+
+
+def test_switching_model_background_and_source_mid_stream(qtbot, window, clip, tmp_path):
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    window.mask_panel.toggle_model()
+    assert window.worker.request.model == "gray"
+    next_result(qtbot, window)
+    window.background_panel.set_background(Background("transparent"))
+    window._request_changed()
+    qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.output.shape[2] == 4,
+                    timeout=WAIT)
+    other = write_clip(tmp_path / "other.mp4", frames=6, size=(64, 48), audio=False)
+    window.open_source(str(other))
+    qtbot.waitUntil(lambda: window.last_result.display.shape[:2] == (48, 64), timeout=WAIT)
+    assert window.worker.request.model == "gray"
+
+
+def test_stale_frames_are_dropped_under_a_slow_worker(qtbot, window, clip, monkeypatch):
+    process = LiveProcessor.process
+
+    def slow(self, frame, request):
+        time.sleep(0.05)
+        return process(self, frame, request)
+
+    monkeypatch.setattr(LiveProcessor, "process", slow)
+    window.open_source(str(clip), paced=False)  # the source runs far ahead of the worker
+    results = [next_result(qtbot, window) for _ in range(4)]
+    assert window.slot.dropped > 0
+    assert any(b.index - a.index > 1 for a, b in zip(results, results[1:]))
+
+
+def test_drop_an_image_to_cut_it_out(qtbot, window, tmp_path):
+    image, _ = person_image(90, 120)
+    path = tmp_path / "person.png"
+    cv2.imwrite(str(path), image)
+    drop(window, path)
+    dialog = window.dialogs[-1]
+    assert isinstance(dialog, CutoutDialog)
+    target = tmp_path / "out.png"
+    assert dialog.save(dialog.rgba, str(target))
+    saved = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
+    assert saved.shape == (90, 120, 4)
+    np.testing.assert_array_equal(saved[:, :, :3], image)
+    assert dialog.save(dialog.composited, str(tmp_path / "comp.png"))
+    assert cv2.imread(str(tmp_path / "comp.png")).shape == (90, 120, 3)
+
+
+def test_drop_a_video_makes_it_the_source(qtbot, window, clip):
+    drop(window, clip)
+    assert window.source_spec == str(clip)
+    next_result(qtbot, window)
+
+
+def test_drop_anything_else_says_so(window, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    drop(window, notes)
+    assert "notes.txt" in window.message.text and "image or a video" in window.message.text
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture: ``frames`` good reads, then the device is gone."""
+
+    def __init__(self, opened=True, frames=3):
+        self.opened, self.frames = opened, frames
+
+    def __call__(self, index):
+        return self
+
+    def isOpened(self):
+        return self.opened
+
+    def set(self, *args):
+        return True
+
+    def get(self, prop):
+        return 30.0
+
+    def read(self):
+        if self.frames <= 0:
+            return False, None
+        self.frames -= 1
+        return True, person_image(48, 64)[0]
+
+    def release(self):
+        pass
+
+
+def test_no_camera_or_busy_camera(window, monkeypatch):
+    monkeypatch.setattr(sources.cv2, "VideoCapture", FakeCapture(opened=False))
+    assert not window.open_source("0")
+    assert "no camera" in window.message.text and "busy" in window.message.text
+    assert window.worker.isRunning()
+
+
+def test_camera_unplugged_mid_stream(qtbot, window, monkeypatch):
+    monkeypatch.setattr(sources.cv2, "VideoCapture", FakeCapture(frames=3))
+    assert window.open_source("0")
+    qtbot.waitUntil(lambda: "unplugged" in window.message.text, timeout=WAIT)
+    assert window.worker.isRunning()
+
+
+def test_video_that_ends_or_fails(qtbot, window, clip, tmp_path):
+    window.source_panel.loop.setChecked(False)
+    window.open_source(str(clip))
+    qtbot.waitUntil(lambda: "has ended" in window.message.text, timeout=WAIT)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    assert not window.open_source(str(broken))
+    assert "broken.mp4" in window.message.text
+
+
+def test_missing_model_keeps_the_previous_one(qtbot, window, clip, models_env):
+    os.rename(models_env / "likeunet-gray.tflite", models_env / "away.tflite")
+    os.rename(models_env / "likeunet-gray.keras", models_env / "away.keras")
+    try:
+        window.open_source(str(clip))
+        next_result(qtbot, window)
+        window.mask_panel.toggle_model()
+        qtbot.waitUntil(lambda: "gray model is not installed" in window.message.text, timeout=WAIT)
+        qtbot.waitUntil(lambda: window.mask_panel.model == "rgb", timeout=WAIT)
+        next_result(qtbot, window)  # and frames keep coming
+    finally:
+        os.rename(models_env / "away.tflite", models_env / "likeunet-gray.tflite")
+        os.rename(models_env / "away.keras", models_env / "likeunet-gray.keras")
+
+
+def test_unreadable_background_image(qtbot, window, clip, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    window.apply_background_spec(f"image:{bad}")
+    qtbot.waitUntil(lambda: "bad.png" in window.message.text, timeout=WAIT)
+    assert window.background_panel.background.kind == "blur"
+    next_result(qtbot, window)
+
+
+def test_snapshot_saves_the_composite(qtbot, window, clip, tmp_path):
+    assert window.snapshot(str(tmp_path / "none.png")) is None
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    path = window.snapshot(str(tmp_path / "snap.png"))
+    assert cv2.imread(path).shape == (64, 96, 3)
+
+
+def test_settings_are_remembered(qtbot, models_env, clip):
+    first = MainWindow(remember=True)
+    qtbot.addWidget(first)
+    first.mask_panel.set_model("gray")
+    first.apply_background_spec("color:#123456")
+    first.mask_panel.threshold.setValue(30)
+    first.open_source(str(clip))
+    first.close()
+    second = MainWindow(remember=True)
+    qtbot.addWidget(second)
+    assert second.mask_panel.model == "gray"
+    assert second.background_panel.background.spec() == "color:#123456"
+    assert second.mask_panel.settings().threshold == pytest.approx(0.3)
+    assert second.last_saved_source == str(clip)
+    second.close()
+
+
+def test_export_dialog_runs_and_cancels(qtbot, window, clip, tmp_path):
+    dialog = window.open_export_dialog()
+    dialog.source.setText(str(clip))
+    dialog.output.setText(str(tmp_path / "exported.mp4"))
+    dialog.begin()
+    qtbot.waitUntil(lambda: dialog.thread is None, timeout=30000)
+    assert "Wrote" in dialog.status.text() and (tmp_path / "exported.mp4").is_file()
+    dialog.output.setText(str(tmp_path / "cancelled.mp4"))
+    dialog.begin()
+    dialog.stop()
+    qtbot.waitUntil(lambda: dialog.thread is None, timeout=30000)
+    assert not (tmp_path / "cancelled.mp4").exists()
+    dialog.close()
+
+
+def test_headless_run_prints_figures_and_a_screenshot(qtbot, models_env, clip, tmp_path, capsys):
+    shot = tmp_path / "shot.png"
+    assert ui_app.run(str(clip), "blur:20", "rgb", 8, str(shot)) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["frames"] == 8 and figures["fps_median"] > 0 and figures["latency_median_ms"] > 0
+    assert 0 <= figures["stability_mean"] <= 1
+    assert cv2.imread(str(shot)).shape[0] > 100
+
+
+def test_headless_run_measures_iou_against_ground_truth(qtbot, models_env, tmp_path, capsys):
+    folder = tmp_path / "set"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for k in range(3):
+        image, mask = person_image(60, 80, seed=k)
+        cv2.imwrite(str(folder / "images" / f"{k}.png"), image)
+        cv2.imwrite(str(folder / "masks" / f"{k}.png"), mask)
+    assert ui_app.run(str(folder), None, None, 4, None) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "iou_mean" in figures and 0 <= figures["iou_mean"] <= 1
