@@ -84,15 +84,19 @@ class KerasBackend:
     """Runs a ``.keras`` LikeUnet (imports TensorFlow: seconds to start, slower per frame)."""
 
     def __init__(self, path: str):
+        import tensorflow as tf
+
         from humanmatting_gui import model as likeunet
 
         self.path = path
         self.model = likeunet.load_keras(path)
         self.channels = int(self.model.input_shape[-1])
+        # a traced graph: an eager call per frame costs ~10x more
+        self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         h, w = pixels.shape[:2]
-        out = self.model(pixels.reshape(1, h, w, self.channels).astype(np.float32), training=False)
+        out = self._call(pixels.reshape(1, h, w, self.channels).astype(np.float32))
         return np.asarray(out)[0, :, :, -1]
 
 

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", help=MODEL_HELP)
     gui.add_argument("--frames", type=int, help="headless check: quit after N frames shown")
     gui.add_argument("--screenshot", help="with --frames: save the window as this PNG")
+    gui.add_argument("--max-rate", action="store_true",
+                     help="read a video as fast as it decodes, not at its frame rate")
 
     cutout = sub.add_parser("cutout", help="images -> the person as RGBA PNG (or composited)")
     cutout.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
@@ -91,7 +93,7 @@ def _gui(args) -> int:
         return 1
     return app.run(getattr(args, "source", None), getattr(args, "background", None),
                    getattr(args, "model", None), getattr(args, "frames", None),
-                   getattr(args, "screenshot", None))
+                   getattr(args, "screenshot", None), not getattr(args, "max_rate", False))
 
 
 def _export(args) -> int:

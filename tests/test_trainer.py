@@ -155,3 +155,12 @@ def test_evaluate_command_line(models_env, dataset, capsys):
     assert evaluate.main([str(flat), "--model", str(models_env / "likeunet-rgb.tflite"), "--split", "all"]) == 0
     out = capsys.readouterr()
     assert "overall" in out.out and "flat" in out.out and "99.jpg" in out.err
+
+
+def test_a_grey_model_starts_from_an_rgb_one():
+    rgb = train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS]))
+    grey = train.build(train.parse_args(["--data", "x", "--out", "y", "--mode", "gray", *TINY_ARGS]))
+    train.transfer_weights(rgb, grey)
+    g = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(grey(g, training=False)),
+                               np.asarray(rgb(np.repeat(g, 3, axis=3), training=False)), atol=1e-5)

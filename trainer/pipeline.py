@@ -153,17 +153,17 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
 
 
 def letterbox(image, mask, size=256):
-    """Fit (image, mask) inside size x size keeping the aspect ratio; pad the rest with zeros."""
+    """Fit (image, mask) inside size x size keeping the aspect ratio, as the engine's Segmenter
+    does: scaled, then padded at the bottom and right by repeating the edge pixels (black bars
+    are never seen in training and cost the model ~0.15 IoU on them)."""
     h, w = image.shape[:2]
     scale = size / max(h, w)
     nh, nw = round(h * scale), round(w * scale)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    out_i = np.zeros((size, size, image.shape[2]), np.float32)
-    out_m = np.zeros((size, size, 1), np.float32)
-    out_i[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA
-                                                     ).reshape(nh, nw, -1)
-    out_m[top:top + nh, left:left + nw, 0] = cv2.resize(mask, (nw, nh),
-                                                        interpolation=cv2.INTER_AREA) / 255.0
+    image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA).reshape(nh, nw, -1)
+    mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_AREA)
+    pad = (0, size - nh, 0, size - nw, cv2.BORDER_REPLICATE)
+    out_i = cv2.copyMakeBorder(image, *pad).reshape(size, size, -1).astype(np.float32)
+    out_m = cv2.copyMakeBorder(mask, *pad).astype(np.float32)[:, :, None] / 255.0
     return out_i, out_m
 
 

@@ -18,6 +18,7 @@ import os
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from humanmatting_gui import model as likeunet
@@ -45,6 +46,8 @@ def parse_args(argv=None):
                    help="train with asymmetric 1x3/3x1 branches (folded away on export)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, exported model")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--init-from", metavar="KERAS",
+                   help="start from this model's weights (an RGB model may start a grey one)")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
     p.add_argument("--seed", type=int, default=0)
@@ -89,6 +92,26 @@ def build(args) -> keras.Model:
     return net
 
 
+def transfer_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy weights layer by layer. Between RGB and grey models the stem's input channels are
+    summed (or spread), so that the grey model on a grey frame equals the RGB model on the
+    same frame with R = G = B."""
+    for layer in target.layers:
+        weights = source.get_layer(layer.name).get_weights()
+        if layer.name == "stem":
+            for conv, conv_src in zip(layer.convs, source.get_layer("stem").convs):
+                kernel = conv_src.get_weights()[0]
+                channels = conv.get_weights()[0].shape[2]
+                if kernel.shape[2] != channels:
+                    kernel = kernel.sum(axis=2, keepdims=True) if channels == 1 else \
+                        np.repeat(kernel / kernel.shape[2], channels, axis=2)
+                conv.set_weights([kernel, *conv_src.get_weights()[1:]])
+            for norm, norm_src in zip(layer.norms, source.get_layer("stem").norms):
+                norm.set_weights(norm_src.get_weights())
+        elif weights:
+            layer.set_weights(weights)
+
+
 def load_data(args):
     pairs = [pair for folder in args.data for pair in data.find_pairs(folder)]
     train_pairs, val_pairs = data.split(pairs)
@@ -127,6 +150,8 @@ def main(argv=None) -> int:
     train_set, val_set = load_data(args)
     with make_strategy(args.strategy).scope():
         net = build(args)
+        if args.init_from and not args.resume:
+            transfer_weights(likeunet.load_keras(args.init_from), net)
     net.fit(train_set, validation_data=val_set, epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
     best = os.path.join(args.out, "best.keras")

@@ -1,0 +1,100 @@
+"""Engine speed: raw model latency, Segmenter and segment+composite per frame, beside MediaPipe.
+
+    python benchmarks/bench_engine.py [--model models/likeunet-rgb] [--threads 2] [--runs 100]
+
+Prints medians in milliseconds. The MediaPipe selfie-segmentation reference
+(../shared/reference/selfie_segmentation.tflite) runs in the same process when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from humanmatting_gui.backends import TFLiteBackend, models_dir  # noqa: E402
+from humanmatting_gui.compositing import Compositor  # noqa: E402
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings  # noqa: E402
+from trainer.evaluate import MediaPipeModel  # noqa: E402
+
+REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "selfie_segmentation.tflite")
+SIZES = ((640, 480), (1280, 720))
+
+
+def median_ms(function, runs: int, warmup: int = 10) -> float:
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def frame(width: int, height: int) -> np.ndarray:
+    """A frame with a person-like blob, so that compositing has edges to work on."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    import cv2
+
+    cv2.ellipse(image, (width // 2, height // 2), (width // 6, height // 3), 0, 0, 360, (180, 150, 130), -1)
+    return image
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=str(models_dir() / "likeunet-rgb"), help="path without extension")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=100)
+    args = p.parse_args(argv)
+    tflite, keras_file = args.model + ".tflite", args.model + ".keras"
+    have_reference = os.path.isfile(REFERENCE)
+    print(f"model {tflite}, {args.threads} threads, median of {args.runs} runs")
+
+    print("\nraw model latency at 256x256 (ms)")
+    pixels = np.random.default_rng(1).uniform(0, 255, (256, 256, 3)).astype(np.float32)
+    backend = TFLiteBackend(tflite, args.threads)
+    ours = median_ms(lambda: backend.predict(pixels), args.runs)
+    print(f"  likeunet .tflite            {ours:7.2f}")
+    if os.path.isfile(keras_file):
+        from humanmatting_gui.backends import KerasBackend
+
+        keras_backend = KerasBackend(keras_file)
+        print(f"  likeunet .keras             {median_ms(lambda: keras_backend.predict(pixels), max(10, args.runs // 5)):7.2f}")
+    if have_reference:
+        mp = MediaPipeModel(REFERENCE, args.threads)
+        interp = mp._interp
+        index = interp.get_input_details()[0]["index"]
+        x = (pixels / 255)[None]
+
+        def reference():
+            interp.set_tensor(index, x)
+            interp.invoke()
+        ref = median_ms(reference, args.runs)
+        print(f"  mediapipe selfie .tflite    {ref:7.2f}   (likeunet / mediapipe = {ours / ref:.2f})")
+
+    print("\nper frame (ms): segment = model + resize + smoothing + edge refinement; +composite = blur background")
+    segmenter = Segmenter(tflite, SegmenterSettings(smoothing=0.5), args.threads)
+    compositor = Compositor("blur:15")
+    for width, height in SIZES:
+        image = frame(width, height)
+        seg = median_ms(lambda: segmenter.segment(image), args.runs)
+        both = median_ms(lambda: compositor.composite(image, segmenter.segment(image)), args.runs)
+        line = f"  {width}x{height}  likeunet   segment {seg:6.2f}   segment+composite {both:6.2f}  ({1000 / both:5.0f} fps)"
+        print(line)
+        if have_reference:
+            mseg = median_ms(lambda: mp.segment(image), args.runs)
+            mboth = median_ms(lambda: compositor.composite(image, mp.segment(image)), args.runs)
+            print(f"  {width}x{height}  mediapipe  segment {mseg:6.2f}   segment+composite {mboth:6.2f}  ({1000 / mboth:5.0f} fps)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
