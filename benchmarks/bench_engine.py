@@ -18,7 +18,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from humanmatting_gui.backends import TFLiteBackend, models_dir  # noqa: E402
+from humanmatting_gui.backends import TFLiteBackend  # noqa: E402
+from humanmatting_gui.paths import models_dir  # noqa: E402
 from humanmatting_gui.compositing import Compositor  # noqa: E402
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings  # noqa: E402
 from trainer.evaluate import MediaPipeModel  # noqa: E402

@@ -7,18 +7,13 @@ the model expects, to the person probability (H, W) float32 in [0, 1].
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from humanmatting_gui.errors import ModelFileError
+from humanmatting_gui.paths import models_dir
 
 MODEL_NAMES = {"rgb": "likeunet-rgb", "gray": "likeunet-gray", "grey": "likeunet-gray"}
-
-
-def models_dir() -> Path:
-    """Where the shipped models live: $HUMANMATTING_MODELS, else the project's models/."""
-    return Path(os.environ.get("HUMANMATTING_MODELS", Path(__file__).resolve().parent.parent / "models"))
 
 
 def resolve_model(spec: str) -> str:

@@ -269,3 +269,33 @@ def test_headless_run_measures_iou_against_ground_truth(qtbot, models_env, tmp_p
     assert ui_app.run(str(folder), None, None, 4, None) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "iou_mean" in figures and 0 <= figures["iou_mean"] <= 1
+
+
+def test_keyboard_shortcuts(qtbot, window, clip):
+    from PySide6.QtTest import QTest
+
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
+    QTest.keyClick(window, Qt.Key.Key_M)
+    assert window.mask_panel.model == "gray"
+    kind = window.background_panel.background.kind
+    QTest.keyClick(window, Qt.Key.Key_B)
+    assert window.background_panel.background.kind != kind
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert window.paused and "paused" in window.statusBar().currentMessage()
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert not window.paused
+    shortcuts = {a.shortcut().toString() for a in window.actions()}
+    assert {"Space", "M", "B", "F", "Ctrl+S"} <= shortcuts
+
+
+def test_cycling_backgrounds_reaches_our_default_image(window):
+    seen = {}
+    for _ in range(5):
+        window.background_panel.cycle()
+        background = window.background_panel.background
+        seen[background.kind] = background
+    assert {"blur", "color", "image", "transparent"} <= set(seen)
+    assert os.path.isfile(seen["image"].path)  # one of resources/backgrounds

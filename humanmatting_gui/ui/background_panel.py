@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout
                                QLabel, QPushButton, QSlider)
 
 from humanmatting_gui.compositing import Background
+from humanmatting_gui.paths import backgrounds_dir, default_background_image
 from humanmatting_gui.ui.source_panel import VIDEO_FILTER
 
 KIND_LABELS = {"blur": "Blur", "color": "Colour", "image": "Image", "video": "Video",
@@ -23,7 +24,7 @@ class BackgroundPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Background", parent)
         self._background = Background()
-        self._paths = {"image": "", "video": ""}
+        self._paths = {"image": default_background_image(), "video": ""}
         form = QFormLayout(self)
         self.kind = QComboBox()
         for kind, label in KIND_LABELS.items():
@@ -95,7 +96,8 @@ class BackgroundPanel(QGroupBox):
     def choose_file(self, kind: str) -> bool:
         title, filters = (("Background image", IMAGE_FILTER) if kind == "image"
                           else ("Background video", VIDEO_FILTER))
-        path, _ = QFileDialog.getOpenFileName(self, title, "", filters)
+        start = str(backgrounds_dir()) if kind == "image" and backgrounds_dir().is_dir() else ""
+        path, _ = QFileDialog.getOpenFileName(self, title, start, filters)
         if path:
             self._paths[kind] = path
             self._emit(kind=kind, path=path)

@@ -50,13 +50,14 @@ class ReadoutPlots(QWidget):
         layout = QHBoxLayout()
         column.addLayout(layout)
         self.plots, self.curves = {}, {}
-        for key, title, unit, colour in (("fps", "Frames shown per second", "fps", "#6cc644"),
-                                         ("latency", "Latency, capture to display", "ms", "#4aa3df"),
-                                         ("iou", "Stability (frame-to-frame mask IoU)", "", "#e0a030")):
+        for key, title, unit, colour in (("fps", "Frames shown / s", "fps", "#6cc644"),
+                                         ("latency", "Capture → display", "ms", "#4aa3df"),
+                                         ("iou", "Stability", "IoU", "#e0a030")):
             plot = pg.PlotWidget(title=title)
-            plot.setMinimumHeight(150)
+            plot.setMinimumSize(120, 120)
+            plot.setMaximumHeight(170)
             plot.setXRange(-WINDOW_S, 0)
-            plot.setLabel("bottom", "seconds")
+            plot.setLabel("bottom", "s")
             plot.setLabel("left", unit)
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
@@ -78,8 +79,7 @@ class ReadoutPlots(QWidget):
         self.iou.add(shown_at, iou)
         if iou_kind != self.iou_kind:
             self.iou_kind = iou_kind
-            self.plots["iou"].setTitle("IoU against the ground truth" if iou_kind == "truth"
-                                       else "Stability (frame-to-frame mask IoU)")
+            self.plots["iou"].setTitle("IoU vs ground truth" if iou_kind == "truth" else "Stability")
 
     def refresh(self) -> None:
         now = time.perf_counter()
@@ -90,7 +90,8 @@ class ReadoutPlots(QWidget):
         _, latency = self.latency.recent(now, 1.0)
         _, iou = self.iou.recent(now, 1.0)
         if len(fps):
-            label = "IoU" if self.iou_kind == "truth" else "stability"
+            label = "IoU vs ground truth" if self.iou_kind == "truth" else \
+                "stability (mask IoU with the last frame)"
             self.summary.setText(f"{fps[-1]:.0f} fps · {np.median(latency):.0f} ms · "
                                  f"{label} {np.mean(iou):.3f}")
 
