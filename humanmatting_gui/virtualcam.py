@@ -38,7 +38,7 @@ class VirtualCamera:
         try:
             self._camera = pyvirtualcam.Camera(width, height, self.fps, fmt=pyvirtualcam.PixelFormat.BGR,
                                                backend=self.backend, device=self.device)
-        except (RuntimeError, ValueError, OSError) as exc:
+        except (RuntimeError, ValueError, OSError, KeyError) as exc:
             raise OutputError(f"no virtual camera device ({str(exc).splitlines()[0]}); "
                               f"to set one up, {setup_help()}") from exc
         self.name = self._camera.device

@@ -299,3 +299,21 @@ def test_cycling_backgrounds_reaches_our_default_image(window):
         seen[background.kind] = background
     assert {"blur", "color", "image", "transparent"} <= set(seen)
     assert os.path.isfile(seen["image"].path)  # one of resources/backgrounds
+
+
+def test_virtual_camera_toggle(qtbot, window, clip, monkeypatch):
+    import pyvirtualcam
+
+    from test_virtualcam import FakeDevice
+
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    window.virtualcam.setChecked(True)  # no device on this machine: say so, untick, keep going
+    qtbot.waitUntil(lambda: "virtual camera" in window.message.text, timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.virtualcam.isChecked(), timeout=WAIT)
+    FakeDevice.opened = []
+    monkeypatch.setitem(pyvirtualcam.camera.BACKENDS, "fake", FakeDevice)
+    window.virtualcam.setChecked(True)
+    qtbot.waitUntil(lambda: bool(FakeDevice.opened) and len(FakeDevice.opened[-1].frames) >= 3, timeout=WAIT)
+    assert (FakeDevice.opened[-1].width, FakeDevice.opened[-1].height) == (96, 64)
+    window.virtualcam.setChecked(False)
