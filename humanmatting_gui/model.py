@@ -267,3 +267,21 @@ def export_tflite(model: keras.Model, path: str, size: tuple = (None, None)) -> 
     with open(tmp, "wb") as f:
         f.write(flatbuffer)
     os.replace(tmp, path)
+
+
+def count_macs(model: keras.Model, height: int = 256, width: int = 256) -> int:
+    """Multiply-accumulates of one forward pass at (height, width), convolutions only (the
+    rest is noise). FLOPs are about twice this."""
+    convs = [l for l in model.layers if isinstance(l, (RepConv, layers.Conv2D))]
+    probe = keras.Model(model.input, [l.output for l in convs])
+    outputs = probe(np.zeros((1, height, width, model.input_shape[-1]), np.float32))
+    total = 0
+    for layer, out in zip(convs, outputs):
+        oh, ow = out.shape[1:3]
+        for conv in (layer.convs if isinstance(layer, RepConv) else [layer]):
+            kh, kw = conv.kernel_size
+            kernel = conv.get_weights()[0]
+            per_pixel = kh * kw * kernel.shape[2] * (1 if layer.__class__ is RepConv and layer.depthwise
+                                                      else kernel.shape[3])
+            total += oh * ow * per_pixel
+    return int(total)

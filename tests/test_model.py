@@ -101,3 +101,11 @@ def test_named_models_resolve_or_explain(models_env, monkeypatch, tmp_path):
     monkeypatch.setenv("HUMANMATTING_MODELS", str(tmp_path))
     with pytest.raises(ModelFileError, match="trainer"):
         backends.resolve_model("rgb")
+
+
+def test_macs_scale_with_pixels_and_survive_folding():
+    net = likeunet.build_likeunet(likeunet.LikeUnetConfig(branches=False, **TINY))
+    small = likeunet.count_macs(net, 64, 64)
+    assert small > 0
+    assert likeunet.count_macs(net, 128, 128) == 4 * small
+    assert likeunet.count_macs(likeunet.fold(net), 64, 64) == small
