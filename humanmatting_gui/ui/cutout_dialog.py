@@ -22,6 +22,7 @@ class CutoutDialog(QDialog):
                  parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"Cut-out: {os.path.basename(path)}")
+        self.resize(900, 700)
         self.path = path
         self.alpha = segmenter.segment(image)
         self.rgba = cutout(image, self.alpha, None)
