@@ -40,9 +40,9 @@ class LikeUnetConfig:
     """Architecture parameters. ``widths``: stem, then one width per encoder stage."""
 
     channels: int = 3
-    widths: tuple[int, ...] = (16, 24, 40, 64, 96)
-    blocks: tuple[int, ...] = (1, 2, 2, 2)
-    decoder_widths: tuple[int, ...] = (64, 40, 24, 16)
+    widths: tuple[int, ...] = (24, 32, 64, 128, 160)
+    blocks: tuple[int, ...] = (2, 2, 3, 3)
+    decoder_widths: tuple[int, ...] = (128, 64, 32, 24)
     classes: int = 1
     branches: bool = True
 

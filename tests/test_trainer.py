@@ -164,3 +164,15 @@ def test_a_grey_model_starts_from_an_rgb_one():
     g = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 1)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(grey(g, training=False)),
                                np.asarray(rgb(np.repeat(g, 3, axis=3), training=False)), atol=1e-5)
+
+
+def test_best_checkpoint_keeps_the_best_epoch(tmp_path):
+    net = train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS]))
+    path = tmp_path / "best.keras"
+    keeper = train.BestCheckpoint(str(path), best=0.5)
+    keeper.set_model(net)
+    keeper.on_epoch_end(0, {"val_miou": 0.4})
+    assert not path.exists()
+    keeper.on_epoch_end(1, {"val_miou": 0.6})
+    assert path.is_file() and keeper.best == pytest.approx(0.6)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind

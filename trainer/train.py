@@ -3,7 +3,7 @@
     python -m trainer.train --data DIR [DIR ...] --backgrounds DIR --mode rgb --out runs/rgb
 
 Every epoch writes a backup (resume with --resume after an interrupt, exactly where the last
-epoch ended), `best.keras` (best validation person IoU so far), TensorBoard logs and
+epoch ended), `best.keras` (best validation mIoU so far), TensorBoard logs and
 `log.csv`. At the end the best checkpoint is folded and written as
 `OUT/likeunet-MODE.keras` and `.tflite`.
 """
@@ -73,11 +73,29 @@ def learning_rate(epoch: int, peak: float, epochs: int, warmup: int = 2) -> floa
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+MONITOR = "val_miou"
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the model of the best ``MONITOR`` so far at ``path``, written to a temporary
+    name and renamed, so that an interrupt never leaves a truncated file."""
+
+    def __init__(self, path: str, best: float | None = None):
+        super().__init__()
+        self.path, self.best = path, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(MONITOR)
+        if value is not None and (self.best is None or value > self.best):
+            self.best = float(value)
+            likeunet.save_keras(self.model, self.path)
+
+
 def best_so_far(csv_path: str) -> float | None:
     if not os.path.isfile(csv_path):
         return None
     with open(csv_path) as f:
-        values = [float(row["val_person_iou"]) for row in csv.DictReader(f) if row.get("val_person_iou")]
+        values = [float(row[MONITOR]) for row in csv.DictReader(f) if row.get(MONITOR)]
     return max(values) if values else None
 
 
@@ -131,8 +149,7 @@ def callbacks(args):
     return [
         keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(lambda e: learning_rate(e, args.lr, args.epochs)),
-        keras.callbacks.ModelCheckpoint(os.path.join(args.out, "best.keras"), monitor="val_person_iou",
-                                        mode="max", save_best_only=True, initial_value_threshold=best),
+        BestCheckpoint(os.path.join(args.out, "best.keras"), best),
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=args.resume),
         keras.callbacks.TensorBoard(os.path.join(args.out, "tensorboard"), write_graph=False),
     ]
