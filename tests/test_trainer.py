@@ -117,7 +117,7 @@ def test_train_resume_and_export(dataset, tmp_path):
     with open(out / "log.csv") as f:
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2]
     tflite, keras_file = out / "likeunet-rgb.tflite", out / "likeunet-rgb.keras"
-    assert tflite.is_file() and keras_file.is_file()
+    assert tflite.is_file() and keras_file.is_file() and (out / "final.keras").is_file()
     image, _ = person_image(64, 96)
     pixels = image[:, :, ::-1].astype(np.float32)
     a = backends.TFLiteBackend(str(tflite)).predict(pixels)

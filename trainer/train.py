@@ -4,7 +4,7 @@
 
 Every epoch writes a backup (resume with --resume after an interrupt, exactly where the last
 epoch ended), `best.keras` (best validation mIoU so far), TensorBoard logs and
-`log.csv`. At the end the best checkpoint is folded and written as
+`log.csv`. At the end the model is saved as `final.keras`, folded, and written as
 `OUT/likeunet-MODE.keras` and `.tflite`.
 """
 
@@ -171,9 +171,9 @@ def main(argv=None) -> int:
             transfer_weights(likeunet.load_keras(args.init_from), net)
     net.fit(train_set, validation_data=val_set, epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
-    best = os.path.join(args.out, "best.keras")
-    source = best if os.path.isfile(best) else net
-    for path in export.export(source, os.path.join(args.out, f"likeunet-{args.mode}")):
+    # the end of the cosine schedule is what ships; best.keras stays beside it for comparison
+    likeunet.save_keras(net, os.path.join(args.out, "final.keras"))
+    for path in export.export(net, os.path.join(args.out, f"likeunet-{args.mode}")):
         log.info("wrote %s", path)
     return 0
 
