@@ -82,7 +82,7 @@ def blurred_background(frame: np.ndarray, alpha: np.ndarray, strength: int) -> n
     blur of the background-weighted frame, computed at quarter size (same look, ~16x cheaper)."""
     h, w = frame.shape[:2]
     small = (max(1, w // 4), max(1, h // 4))
-    weight = cv2.resize(1.0 - alpha, small, interpolation=cv2.INTER_AREA) + 1e-3
+    weight = 1.001 - cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
     pixels = cv2.resize(frame, small, interpolation=cv2.INTER_AREA).astype(np.float32)
     sigma = strength * max(h, w) / 640 / 4
     weighted = cv2.GaussianBlur(pixels * weight[:, :, None], (0, 0), sigma)
@@ -143,4 +143,4 @@ class Compositor:
         if self.transparent:
             return np.dstack([frame, (alpha * 255 + 0.5).astype(np.uint8)])
         back = self.backdrop(frame, alpha)
-        return cv2.blendLinear(frame, back, alpha, 1.0 - alpha)
+        return cv2.blendLinear(frame, back, alpha, cv2.subtract(1.0, alpha))
