@@ -128,7 +128,7 @@ class OutputFormat:
 
 FORMATS = {
     "mp4": OutputFormat("mp4", ".mp4", "mp4", "libx264", "yuv420p", False, ("aac", "mp3"),
-                        (("preset", "veryfast"), ("crf", "20"))),
+                        (("preset", "superfast"), ("crf", "20"))),
     "mov-prores4444": OutputFormat("mov-prores4444", ".mov", "mov", "prores_ks", "yuva444p10le", True,
                                    ("aac", "pcm_s16le"), (("profile", "4"),)),
     "webm-alpha": OutputFormat("webm-alpha", ".webm", "webm", "libvpx-vp9", "yuva420p", True,
