@@ -88,7 +88,6 @@ class RepConv(layers.Layer):
 
     def build(self, input_shape):
         for conv, norm in zip(self.convs, self.norms or [None] * len(self.convs)):
-            kh, kw = conv.kernel_size
             conv.build((*input_shape[:1], None, None, input_shape[-1]))
             if norm is not None:
                 out = input_shape[-1] if self.depthwise else self.filters

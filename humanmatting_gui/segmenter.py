@@ -70,7 +70,9 @@ class Segmenter:
 
     def model_input(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """(float32 pixels (H', W', C) letterboxed for the model, the valid (h, w) inside)."""
-        frame = _as_frame(frame)
+        return self._letterbox(_as_frame(frame))
+
+    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         height, width = frame.shape[:2]
         h, w, ph, pw = working_shape(height, width, self.settings.size)
         small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
@@ -85,7 +87,7 @@ class Segmenter:
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """Person alpha, float32 (H, W) in [0, 1], for a BGR or grey uint8 frame (H, W[, C])."""
         frame = _as_frame(frame)
-        pixels, (h, w) = self.model_input(frame)
+        pixels, (h, w) = self._letterbox(frame)  # validated once, not twice per frame
         alpha = self.backend.predict(pixels)[:h, :w]
         alpha = self._smoother(alpha, frame)
         height, width = frame.shape[:2]
