@@ -106,6 +106,30 @@ def test_loss_and_metrics_on_known_masks():
     assert float(np.mean(losses.matting_loss(truth, truth))) < float(np.mean(losses.matting_loss(truth, pred)))
 
 
+def test_ignored_pixels_count_nowhere():
+    """The validation letterbox labels its padding IGNORE: whatever the model predicts there
+    changes neither the metrics nor the loss."""
+    truth = np.zeros((1, 8, 8, 1), np.float32)
+    truth[0, :4, :6] = 1.0
+    truth[0, :, 6:] = losses.IGNORE
+    pred = np.zeros_like(truth)
+    pred[0, 2:6, :6] = 1.0
+    wild = pred.copy()
+    wild[0, :, 6:] = 1.0  # person predicted all over the padding
+    for mean, expected in ((False, 12 / 36), (True, (12 / 36 + 12 / 36) / 2)):
+        for guess in (pred, wild):
+            metric = losses.PersonIoU(mean=mean)
+            metric.update_state(truth, guess)
+            assert float(metric.result()) == pytest.approx(expected)
+    assert float(losses.matting_loss(truth, pred)[0]) == pytest.approx(
+        float(losses.matting_loss(truth, wild)[0]), abs=1e-5)
+    image = np.full((40, 20, 3), 90, np.uint8)
+    mask = np.full((40, 20), 255, np.uint8)
+    pixels, label = pipeline.letterbox(image, mask, 32)
+    assert pixels.shape == (32, 32, 3) and np.all(pixels == 90)  # edges repeated, no black bars
+    assert np.all(label[:, :16] == 1.0) and np.all(label[:, 16:] == losses.IGNORE)
+
+
 def test_train_resume_and_export(dataset, tmp_path):
     flat, seg, backgrounds = dataset
     out = tmp_path / "run"

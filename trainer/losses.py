@@ -7,20 +7,25 @@ from keras import ops
 
 EDGE_WEIGHT = 4.0
 EDGE_WINDOW = 5
+# A mask value that counts nowhere: the letterbox padding of validation pairs.
+IGNORE = -1.0
 
 
 @keras.saving.register_keras_serializable(package="humanmatting")
 def matting_loss(y_true, y_pred):
-    """Per-image loss: BCE weighted up to 1 + EDGE_WEIGHT on the mask's edges, plus soft Dice."""
+    """Per-image loss: BCE weighted up to 1 + EDGE_WEIGHT on the mask's edges, plus soft Dice.
+    Pixels labelled IGNORE count in neither term."""
     y_true = ops.cast(y_true, "float32")
+    valid = ops.cast(y_true != IGNORE, "float32")
+    y_true = y_true * valid
     y_pred = ops.clip(ops.cast(y_pred, "float32"), 1e-6, 1 - 1e-6)
     bce = -(y_true * ops.log(y_pred) + (1 - y_true) * ops.log(1 - y_pred))
     dilated = ops.max_pool(y_true, EDGE_WINDOW, strides=1, padding="same")
     eroded = -ops.max_pool(-y_true, EDGE_WINDOW, strides=1, padding="same")
-    weight = 1.0 + EDGE_WEIGHT * (dilated - eroded)
-    weighted = ops.sum(weight * bce, axis=(1, 2, 3)) / ops.sum(weight, axis=(1, 2, 3))
+    weight = (1.0 + EDGE_WEIGHT * (dilated - eroded)) * valid
+    weighted = ops.sum(weight * bce, axis=(1, 2, 3)) / ops.maximum(ops.sum(weight, axis=(1, 2, 3)), 1.0)
     overlap = ops.sum(y_true * y_pred, axis=(1, 2, 3))
-    total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(y_pred, axis=(1, 2, 3))
+    total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(y_pred * valid, axis=(1, 2, 3))
     dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
     return weighted + dice
 
@@ -30,6 +35,7 @@ class PersonIoU(keras.metrics.Metric):
     """Intersection over union of person pixels (both masks cut at 0.5), over the whole set.
 
     With ``mean=True`` it is the seed's 2-class mIoU: the mean of person and background IoU.
+    Pixels labelled IGNORE count for neither class.
     """
 
     def __init__(self, mean=False, name=None, **kwargs):
@@ -38,12 +44,13 @@ class PersonIoU(keras.metrics.Metric):
         self.counts = self.add_variable((4,), initializer="zeros", name="counts")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        valid = ops.cast(y_true != IGNORE, "float32")
         t = ops.cast(y_true > 0.5, "float32")
-        p = ops.cast(y_pred > 0.5, "float32")
+        p = ops.cast(y_pred > 0.5, "float32") * valid
         both = ops.sum(t * p)
         self.counts.assign_add(ops.stack([both, ops.sum(t) + ops.sum(p) - both,
-                                          ops.sum((1 - t) * (1 - p)),
-                                          ops.sum(1 - t * p)]))
+                                          ops.sum((1 - t) * (1 - p) * valid),
+                                          ops.sum((1 - t * p) * valid)]))
 
     def result(self):
         c = self.counts
