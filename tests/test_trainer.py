@@ -181,6 +181,19 @@ def test_evaluate_command_line(models_env, dataset, capsys):
     assert "overall" in out.out and "flat" in out.out and "99.jpg" in out.err
 
 
+def test_evaluate_keeps_two_models_of_the_same_name_apart(models_env, dataset, tmp_path, capsys):
+    """A new model is compared with the shipped one of the same file name: both are reported."""
+    flat, _, _ = dataset
+    other = tmp_path / "new" / "likeunet-rgb.tflite"
+    other.parent.mkdir()
+    other.write_bytes((models_env / "likeunet-rgb.tflite").read_bytes())
+    shipped = str(models_env / "likeunet-rgb.tflite")
+    assert evaluate.main([str(flat), "--model", shipped, "--model", str(other), "--split", "all"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if "overall" in line]
+    assert [row[0] for row in rows] == [shipped, str(other)]
+    assert rows[0][2:] == rows[1][2:]  # the same file twice: the same figures
+
+
 def test_a_grey_model_starts_from_an_rgb_one():
     rgb = train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS]))
     grey = train.build(train.parse_args(["--data", "x", "--out", "y", "--mode", "gray", *TINY_ARGS]))

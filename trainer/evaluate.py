@@ -126,7 +126,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         settings = SegmenterSettings(refine=not args.no_refine)
-        models = {os.path.basename(m): Segmenter(m, settings) for m in args.model}
+        names = [os.path.basename(m) for m in args.model]
+        # two files of the same name (a new model beside the shipped one) keep their paths
+        names = [n if names.count(n) == 1 else m for n, m in zip(names, args.model)]
+        models = {n: Segmenter(m, settings) for n, m in zip(names, args.model)}
         if args.reference:
             models[f"reference:{os.path.basename(args.reference)}"] = MediaPipeModel(args.reference)
         for folder in args.data:
