@@ -81,6 +81,17 @@ def test_training_batches(dataset, grey):
     assert shapes <= set(pipeline.train_shapes(64)) and len(shapes) > 1
 
 
+def test_negative_samples_are_scenes_with_empty_masks(dataset):
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    scenes = data.load_backgrounds([str(backgrounds)])
+    plain = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64)
+    assert all(float(np.max(y)) > 0.5 for _, y in plain.take(4))  # every sample has its person
+    only = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64, negatives=1.0)
+    for x, y in only.take(4):
+        assert float(np.max(y)) == 0.0 and float(np.std(x)) > 0
+
+
 def test_a_few_steps_reduce_the_loss(dataset):
     flat, _, _ = dataset
     loaded = data.load_pairs(data.find_pairs(str(flat)))

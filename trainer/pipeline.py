@@ -110,8 +110,9 @@ def _degrade(image, shape):
     return tf.clip_by_value(image + noise, 0, 255)
 
 
-def augment(image, mask, shape, backgrounds=None, grey=False):
-    """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``."""
+def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
+    """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``.
+    With probability ``negatives`` (given scenes) the sample is a scene alone, mask empty."""
     image = tf.cast(image, tf.float32)
     mask = tf.cast(mask, tf.float32) / 255.0
     stack = _zoom(tf.concat([image, mask, tf.ones_like(mask)], axis=2), shape)
@@ -119,6 +120,10 @@ def augment(image, mask, shape, backgrounds=None, grey=False):
     stack = tf.image.random_flip_left_right(_place(stack, shape, cut_at_bottom))
     person, mask, inside = stack[:, :, :3], stack[:, :, 3:4], stack[:, :, 4:5]
     composite = tf.logical_or(_uniform() < COMPOSITE_PROBABILITY, tf.reduce_min(inside) < 0.5)
+    if negatives and backgrounds is not None:  # what is not a person: poles, animals, prams
+        empty = _uniform() < negatives
+        mask = tf.where(empty, tf.zeros_like(mask), mask)
+        composite = tf.logical_or(composite, empty)
     person = tf.cond(composite, lambda: _jitter(person, 1.0), lambda: person)
     mixed = person * mask + _jitter(_background(backgrounds, shape), 1.0) * (1 - mask)
     image = tf.where(composite, mixed, person)
@@ -138,7 +143,8 @@ def _ragged_backgrounds(backgrounds):
     return tf.ragged.stack([tf.constant(b) for b in backgrounds])
 
 
-def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0):
+def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
+                     negatives=0.0):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch."""
     if not images:
         raise ValueError("no training pairs could be loaded")
@@ -148,7 +154,7 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
     for k, shape in enumerate(train_shapes(size)):
         data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, grey),
+        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, grey, negatives),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         per_shape.append(data.batch(batch_size, drop_remainder=True))
     return tf.data.Dataset.sample_from_datasets(per_shape, seed=seed).prefetch(tf.data.AUTOTUNE)

@@ -50,6 +50,8 @@ def parse_args(argv=None):
                    help="start from this model's weights (an RGB model may start a grey one)")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
+    p.add_argument("--negatives", type=float, default=0.0,
+                   help="share of samples that are a background scene alone, mask empty")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.size % 32:
@@ -139,7 +141,7 @@ def load_data(args):
              len(train.images), len(val.images), train.failed + val.failed, len(backgrounds))
     grey = args.mode == "gray"
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
-                                          args.size, grey, args.seed)
+                                          args.size, grey, args.seed, args.negatives)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     return train_set, val_set
 
