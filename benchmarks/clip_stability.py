@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from humanmatting_gui.live import mask_iou  # noqa: E402
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings  # noqa: E402
 from humanmatting_gui.video_io import VideoReader  # noqa: E402
 
@@ -26,13 +27,14 @@ SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "s
 
 
 def stability(segmenter, clip: str) -> tuple[float, float]:
+    """The app's own frame-to-frame read-out (`live.mask_iou`), on every pixel."""
     previous, ious = None, []
     with VideoReader(clip) as reader:
         for frame in reader.frames():
-            mask = segmenter.segment(frame) > 0.5
+            alpha = segmenter.segment(frame)
             if previous is not None:
-                ious.append((mask & previous).sum() / max(1, (mask | previous).sum()))
-            previous = mask
+                ious.append(mask_iou(alpha, previous, step=1))
+            previous = alpha
     return float(np.mean(ious)), float(np.min(ious))
 
 
