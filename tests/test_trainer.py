@@ -76,9 +76,34 @@ def test_training_batches(dataset, grey):
         assert x.shape[0] == 4 and x.shape[-1] == (1 if grey else 3)
         assert y.shape[:3] == x.shape[:3] and y.shape[-1] == 1
         assert 0 <= float(np.min(x)) and float(np.max(x)) <= 255
-        assert 0 <= float(np.min(y)) and float(np.max(y)) <= 1
+        labelled = y.numpy()[y.numpy() != losses.IGNORE]
+        assert 0 <= labelled.min() and labelled.max() <= 1
         shapes.add(tuple(x.shape[1:3]))
     assert shapes <= set(pipeline.train_shapes(64)) and len(shapes) > 1
+
+
+@pytest.mark.parametrize("composite", [0.0, 1.0])
+def test_own_scene_padding_is_ignored_and_composites_are_labelled_everywhere(dataset, monkeypatch, composite):
+    """A photo scaled below the frame and kept in its own scene is padded by repeating its
+    edges, labelled IGNORE there (a rectangle of labels remains); a composite is all labelled."""
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    scenes = data.load_backgrounds([str(backgrounds)])
+    monkeypatch.setattr(pipeline, "COMPOSITE_PROBABILITY", composite)
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 8, size=64)
+    padded = 0
+    for _, y in batches.take(6):
+        for label in y.numpy()[:, :, :, 0]:
+            valid = label != losses.IGNORE
+            if composite:
+                assert valid.all()
+            elif not valid.all():
+                padded += 1
+                rows, cols = np.flatnonzero(valid.any(1)), np.flatnonzero(valid.any(0))
+                box = np.zeros_like(valid)
+                box[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = True
+                assert np.array_equal(valid, box)
+    assert padded > 0 or composite
 
 
 def test_negative_samples_are_scenes_with_empty_masks(dataset):
