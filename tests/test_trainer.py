@@ -65,6 +65,18 @@ def test_validation_split_is_fixed_and_disjoint(dataset):
     assert len(val_pairs) == 2 + 1  # the 1st and 11th of flat/, the 1st of aisegment/
 
 
+def test_listed_pairs_are_left_out_of_training_only(dataset):
+    flat, seg, _ = dataset
+    (flat / "PASSERSBY.txt").write_text("03\n07\n\n")
+    pairs = data.find_pairs(str(flat)) + data.find_pairs(str(seg))
+    train_pairs, val_pairs = data.split(pairs)
+    kept, dropped = data.leave_out(train_pairs, "PASSERSBY.txt")
+    names = {os.path.basename(p.image) for p in kept}
+    assert dropped == 2 and "03.jpg" not in names and "07.jpg" not in names
+    assert len(kept) == len(train_pairs) - 2  # the AISegment folder has no list: all kept
+    assert data.leave_out(val_pairs, "MISSING.txt") == (val_pairs, 0)
+
+
 @pytest.mark.parametrize("grey", [False, True])
 def test_training_batches(dataset, grey):
     flat, _, backgrounds = dataset

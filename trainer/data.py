@@ -80,6 +80,21 @@ def split(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
     return train, val
 
 
+def leave_out(pairs: list[Pair], list_name: str) -> tuple[list[Pair], int]:
+    """(``pairs`` without those whose image stem is listed, one per line, in the file
+    ``list_name`` of their data folder; how many were left out). Folders without the file
+    keep all their pairs. For training pairs only: the validation split never changes."""
+    listed: dict[str, set] = {}
+    for folder in {p.folder for p in pairs}:
+        path = os.path.join(folder, list_name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                listed[folder] = {line.strip() for line in f if line.strip()}
+    kept = [p for p in pairs
+            if os.path.splitext(os.path.basename(p.image))[0] not in listed.get(p.folder, ())]
+    return kept, len(pairs) - len(kept)
+
+
 def load_pair(pair: Pair, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 HxWx3, mask uint8 HxW). Raises ValueError if either file is unusable."""
     image = cv2.imread(pair.image, cv2.IMREAD_COLOR)

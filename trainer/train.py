@@ -52,6 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
     p.add_argument("--negatives", type=float, default=0.0,
                    help="share of samples that are a background scene alone, mask empty")
+    p.add_argument("--leave-out", metavar="NAME",
+                   help="in each data folder, a file of this name lists image stems to leave out "
+                        "of training, e.g. PASSERSBY.txt (photos whose masks miss people)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.size % 32:
@@ -135,6 +138,9 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> None:
 def load_data(args):
     pairs = [pair for folder in args.data for pair in data.find_pairs(folder)]
     train_pairs, val_pairs = data.split(pairs)
+    if args.leave_out:
+        train_pairs, dropped = data.leave_out(train_pairs, args.leave_out)
+        log.info("left out of training, as listed in %s: %d pairs", args.leave_out, dropped)
     train, val = data.load_pairs(train_pairs), data.load_pairs(val_pairs)
     backgrounds = data.load_backgrounds(args.backgrounds)
     log.info("pairs: %d train, %d validation, %d failed to load; %d backgrounds",
