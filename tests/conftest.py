@@ -34,6 +34,22 @@ def models_env(model_dir, monkeypatch):
     return model_dir
 
 
+class LeftHalfModel:
+    """A model double that calls the left half of whatever it is given a person, so that
+    the geometry of letterboxing, cropping and resizing back can be checked exactly."""
+
+    channels = 3
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict(self, pixels):
+        self.shapes.append(pixels.shape)
+        out = np.zeros(pixels.shape[:2], np.float32)
+        out[:, : pixels.shape[1] // 2] = 1.0
+        return out
+
+
 def person_image(height=120, width=160, seed=0) -> tuple[np.ndarray, np.ndarray]:
     """A BGR uint8 picture of a bright 'person' blob on a noisy background, and its mask."""
     rng = np.random.default_rng(seed)
