@@ -15,7 +15,8 @@ from humanmatting_gui.errors import InputError
 
 @dataclass(frozen=True)
 class SegmenterSettings:
-    """How a Segmenter works. ``size``: the long side the model sees (multiple of 32).
+    """How a Segmenter works. ``size``: the model sees at most ``size`` x ``size`` pixels
+    (multiple of 32), the frame's aspect kept: the cost of one square ``size`` input at most.
     ``smoothing``: temporal smoothing strength for streams (0 = off, for unrelated images).
     ``refine``: guided-filter edges against the full-resolution frame."""
 
@@ -36,9 +37,13 @@ class SegmenterSettings:
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int, int, int]:
-    """(scaled h, scaled w, padded h, padded w): the long side scaled to ``size``, aspect kept,
-    each side padded up to a multiple of 32."""
-    scale = size / max(height, width)
+    """(scaled h, scaled w, padded h, padded w): the frame scaled, aspect kept, as large as
+    fits a model input of at most ``size`` x ``size`` pixels whose sides are multiples of 32
+    (640x480 -> 288x216 in 288x224; 1280x720 -> 320x180 in 320x192; a square -> 256x256)."""
+    scale = 0.0
+    for ph in range(32, size * size // 32 + 1, 32):
+        pw = size * size // ph // 32 * 32
+        scale = max(scale, min(ph / height, pw / width))
     h, w = max(1, round(height * scale)), max(1, round(width * scale))
     return h, w, math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
 

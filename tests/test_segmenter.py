@@ -4,23 +4,7 @@ import pytest
 from humanmatting_gui.errors import InputError
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings, working_shape
 
-from conftest import person_image
-
-
-class LeftHalfModel:
-    """A model double that calls the left half of whatever it is given a person, so that
-    the geometry of letterboxing, cropping and resizing back can be checked exactly."""
-
-    channels = 3
-
-    def __init__(self):
-        self.shapes = []
-
-    def predict(self, pixels):
-        self.shapes.append(pixels.shape)
-        out = np.zeros(pixels.shape[:2], np.float32)
-        out[:, : pixels.shape[1] // 2] = 1.0
-        return out
+from conftest import LeftHalfModel, person_image
 
 
 @pytest.mark.parametrize("shape", [(120, 160, 3), (77, 101, 3), (90, 50), (64, 64, 1), (48, 80, 4)])
@@ -43,10 +27,21 @@ def test_tflite_and_keras_backends_agree(models_env, keras):
 
 
 @pytest.mark.parametrize("height,width,expected", [
-    (480, 640, (192, 256, 192, 256)), (720, 1280, (144, 256, 160, 256)),
-    (640, 480, (256, 192, 256, 192)), (100, 100, (256, 256, 256, 256))])
+    (480, 640, (216, 288, 224, 288)), (720, 1280, (180, 320, 192, 320)),
+    (640, 480, (288, 216, 288, 224)), (100, 100, (256, 256, 256, 256)),
+    (640, 425, (289, 192, 320, 192)), (64, 2000, (33, 1024, 64, 1024))])
 def test_working_shape_keeps_aspect_and_pads_to_32(height, width, expected):
     assert working_shape(height, width, 256) == expected
+
+
+@pytest.mark.parametrize("height,width", [(480, 640), (1080, 1920), (333, 200), (50, 4000), (999, 1000)])
+def test_working_shape_spends_at_most_the_square_budget(height, width):
+    """The model never sees more pixels than one size x size input (the speed target's case),
+    and the frame fills the input but for less than one 32-pixel step per side."""
+    h, w, ph, pw = working_shape(height, width, 256)
+    assert ph * pw <= 256 * 256 and ph % 32 == 0 and pw % 32 == 0
+    assert ph - 32 < h <= ph and pw - 32 < w <= pw
+    assert abs(h / w - height / width) < 0.01 * height / width + 1 / min(h, w)
 
 
 @pytest.mark.parametrize("shape", [(480, 640, 3), (720, 1280, 3), (333, 200, 3)])
@@ -68,7 +63,7 @@ def test_letterbox_maps_back_to_the_frame(shape):
 def test_grey_model_gets_one_channel(models_env):
     segmenter = Segmenter("gray")
     pixels, valid = segmenter.model_input(np.zeros((48, 64, 3), np.uint8))
-    assert pixels.shape == (192, 256, 1) and valid == (192, 256)
+    assert pixels.shape == (224, 288, 1) and valid == (216, 288)
 
 
 def test_threshold_and_softness_reach_the_output():
