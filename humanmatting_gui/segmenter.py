@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -36,6 +37,7 @@ class SegmenterSettings:
         return replace(self, **changes)
 
 
+@functools.lru_cache(maxsize=64)  # called per frame, with a stream's one frame size
 def working_shape(height: int, width: int, size: int) -> tuple[int, int, int, int]:
     """(scaled h, scaled w, padded h, padded w): the frame scaled, aspect kept, as large as
     fits a model input of at most ``size`` x ``size`` pixels whose sides are multiples of 32

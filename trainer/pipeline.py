@@ -66,8 +66,8 @@ def _zoom(image, shape):
 
 def _place(stack, shape, bottom=False):
     """Pad (at a random offset) up to ``shape`` where smaller, by repeating the edge pixels,
-    then random-crop to ``shape``. Returns (stack, inside): ``inside`` is 1 on the photo,
-    0 on the padding.
+    then random-crop to ``shape``. One channel is appended, last: 1 on the photo, 0 on the
+    padding.
 
     ``bottom`` (a bool tensor) puts all vertical padding on top, so that a person whose
     mask runs off the photo's lower edge stays cut by the frame's lower edge.
@@ -82,8 +82,7 @@ def _place(stack, shape, bottom=False):
         tf.cast((cols >= 0) & (cols < size[1]), tf.float32)[None, :, None]
     stack = tf.gather(tf.gather(stack, tf.clip_by_value(rows, 0, size[0] - 1), axis=0),
                       tf.clip_by_value(cols, 0, size[1] - 1), axis=1)
-    stack = tf.image.random_crop(tf.concat([stack, inside], axis=2), [*shape, tf.shape(stack)[2] + 1])
-    return stack[:, :, :-1], stack[:, :, -1:]
+    return tf.image.random_crop(tf.concat([stack, inside], axis=2), [*shape, tf.shape(stack)[2] + 1])
 
 
 def _background(backgrounds, shape):
@@ -99,7 +98,7 @@ def _background(backgrounds, shape):
     def scene():
         k = tf.random.uniform([], 0, backgrounds.nrows(), tf.int64)
         image = tf.cast(backgrounds[k].to_tensor(), tf.float32)
-        image, _ = _place(_cover(image, shape, _uniform(1.0, 1.6)), shape)
+        image = _place(_cover(image, shape, _uniform(1.0, 1.6)), shape)[:, :, :3]
         return tf.image.random_flip_left_right(image)
     return tf.cond(_uniform() < 0.2, colour, scene)
 
@@ -130,8 +129,7 @@ def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
     mask = tf.cast(mask, tf.float32) / 255.0
     stack = _zoom(tf.concat([image, mask], axis=2), shape)
     cut_at_bottom = tf.reduce_max(stack[-1, :, 3]) > 0.5
-    stack, inside = _place(stack, shape, cut_at_bottom)
-    stack = tf.image.random_flip_left_right(tf.concat([stack, inside], axis=2))
+    stack = tf.image.random_flip_left_right(_place(stack, shape, cut_at_bottom))
     person, mask, inside = stack[:, :, :3], stack[:, :, 3:4], stack[:, :, 4:5]
     composite = _uniform() < COMPOSITE_PROBABILITY
     if negatives and backgrounds is not None:  # what is not a person: poles, animals, prams
