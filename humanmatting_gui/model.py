@@ -40,9 +40,9 @@ class LikeUnetConfig:
     """Architecture parameters. ``widths``: stem, then one width per encoder stage."""
 
     channels: int = 3
-    widths: tuple[int, ...] = (24, 32, 64, 128, 160)
-    blocks: tuple[int, ...] = (2, 2, 3, 3)
-    decoder_widths: tuple[int, ...] = (128, 64, 32, 24)
+    widths: tuple[int, ...] = (24, 32, 64, 160, 256)
+    blocks: tuple[int, ...] = (2, 2, 4, 4)
+    decoder_widths: tuple[int, ...] = (160, 64, 32, 24)
     classes: int = 1
     branches: bool = True
 

@@ -2,11 +2,13 @@ import csv
 import os
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
 from humanmatting_gui import backends
-from trainer import data, evaluate, losses, pipeline, train
+from humanmatting_gui import model as likeunet
+from trainer import data, evaluate, losses, pipeline, train, transfer
 
 from conftest import TINY, person_image
 
@@ -197,6 +199,25 @@ def test_train_resume_and_export(dataset, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.parametrize("ema", [None, "0.9999"])
+def test_ema_keeps_the_average_of_the_weights(dataset, tmp_path, ema):
+    """With a slow average (0.9999) the shipped weights stay near those after the first step
+    (the average starts there; Adam moves each weight by at most about the learning rate per
+    step), however far the 10 steps take the raw weights. Resume works with the average too."""
+    flat, _, _ = dataset
+    start = tmp_path / "start.keras"
+    likeunet.save_keras(train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS])), str(start))
+    out = tmp_path / "run"
+    common = ["--data", str(flat), "--out", str(out), "--size", "64", "--batch", "4",
+              "--steps-per-epoch", "5", "--verbose", "0", "--lr", "1e-2", "--init-from", str(start),
+              *TINY_ARGS, *(["--ema", ema] if ema else [])]
+    assert train.main([*common, "--epochs", "1"]) == 0
+    assert train.main([*common, "--epochs", "2", "--resume"]) == 0
+    kernel = lambda path: likeunet.load_keras(str(path)).get_layer("enc2_0_pw").get_weights()[0]
+    moved = np.abs(kernel(out / "final.keras") - kernel(start)).max()
+    assert (moved < 1.1e-2) if ema else (moved > 2e-2)
+
+
 class FixedModel:
     """Segments every image as its top half: IoU against a known mask is known."""
 
@@ -245,10 +266,48 @@ def test_evaluate_keeps_two_models_of_the_same_name_apart(models_env, dataset, t
 def test_a_grey_model_starts_from_an_rgb_one():
     rgb = train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS]))
     grey = train.build(train.parse_args(["--data", "x", "--out", "y", "--mode", "gray", *TINY_ARGS]))
-    train.transfer_weights(rgb, grey)
+    transfer.transfer_weights(rgb, grey)
     g = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 1)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(grey(g, training=False)),
                                np.asarray(rgb(np.repeat(g, 3, axis=3), training=False)), atol=1e-5)
+
+
+def _randomised(net, seed=0):
+    """Random weights everywhere, batch-norm statistics included (a fresh model's are 0 and 1,
+    which would hide a wrong mapping)."""
+    rng = np.random.default_rng(seed)
+    for layer in net.layers:
+        for w in layer.weights:
+            shape = tuple(w.shape)
+            value = rng.uniform(0.5, 1.5, shape) if "variance" in w.path or "gamma" in w.path \
+                else rng.normal(0, 0.3, shape)
+            w.assign(value.astype(np.float32))
+    return net
+
+
+@pytest.mark.parametrize("branches", [False, True])
+def test_a_grown_model_predicts_what_its_source_predicts(branches):
+    small = _randomised(likeunet.build_likeunet(likeunet.LikeUnetConfig(branches=branches, **TINY)))
+    wider = dict(widths=(8, 12, 16, 24, 32), blocks=(1, 2, 1, 3), decoder_widths=(24, 16, 12, 8))
+    big = likeunet.build_likeunet(likeunet.LikeUnetConfig(branches=branches, **wider))
+    transfer.transfer_weights(small, big)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 64, 96, 3)).astype(np.float32)
+    want = np.asarray(small(x, training=False))
+    np.testing.assert_allclose(np.asarray(big(x, training=False)), want, atol=1e-4)
+    # the new weights are not all zero: the new channels have something to learn from
+    assert np.abs(big.get_layer("enc4_0_pw").get_weights()[0][..., 16:]).min() > 0
+    with pytest.raises(ValueError, match="cannot shrink"):
+        transfer.transfer_weights(big, small)
+
+
+def test_relu_normal_statistics_match_sampling():
+    norm = keras.layers.BatchNormalization()
+    norm.build((None, 3))
+    norm.set_weights([np.array([1.0, 0.5, 2.0]), np.array([0.0, 1.0, -1.0]), np.zeros(3), np.ones(3)])
+    mean, var = transfer._relu_normal_stats(norm)
+    samples = np.maximum(np.random.default_rng(0).normal([0.0, 1.0, -1.0], [1.0, 0.5, 2.0], (200_000, 3)), 0)
+    np.testing.assert_allclose(mean, samples.mean(0), atol=0.01)
+    np.testing.assert_allclose(var, samples.var(0), atol=0.02)
 
 
 def test_best_checkpoint_keeps_the_best_epoch(tmp_path):

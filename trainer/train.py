@@ -18,11 +18,11 @@ import os
 import sys
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from humanmatting_gui import model as likeunet
 from trainer import data, export, losses, pipeline
+from trainer.transfer import transfer_weights
 
 log = logging.getLogger("trainer")
 
@@ -47,7 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, exported model")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init-from", metavar="KERAS",
-                   help="start from this model's weights (an RGB model may start a grey one)")
+                   help="start from this model's weights: an RGB model may start a grey one, "
+                        "a smaller one a wider or deeper one (grown keeping its output)")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
     p.add_argument("--negatives", type=float, default=0.0,
@@ -55,8 +56,13 @@ def parse_args(argv=None):
     p.add_argument("--leave-out", metavar="NAME",
                    help="in each data folder, a file of this name lists image stems to leave out "
                         "of training, e.g. PASSERSBY.txt (photos whose masks miss people)")
+    p.add_argument("--ema", type=float, metavar="MOMENTUM",
+                   help="keep an exponential moving average of the weights (e.g. 0.999: about "
+                        "the last 1,000 steps); validation, best.keras and the export use it")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.ema is not None and not 0.0 < args.ema < 1.0:
+        p.error(f"--ema must lie between 0 and 1, got {args.ema}")
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
     return args
@@ -110,29 +116,11 @@ def build(args) -> keras.Model:
         blocks=tuple(args.blocks), decoder_widths=tuple(args.decoder_widths),
         branches=args.branches)
     net = likeunet.build_likeunet(config, name=f"likeunet_{args.mode}")
-    net.compile(optimizer=keras.optimizers.Adam(args.lr), loss=losses.matting_loss,
+    optimizer = keras.optimizers.Adam(args.lr, use_ema=args.ema is not None,
+                                      ema_momentum=args.ema or 0.99)
+    net.compile(optimizer=optimizer, loss=losses.matting_loss,
                 metrics=[losses.PersonIoU(), losses.PersonIoU(mean=True)])
     return net
-
-
-def transfer_weights(source: keras.Model, target: keras.Model) -> None:
-    """Copy weights layer by layer. Between RGB and grey models the stem's input channels are
-    summed (or spread), so that the grey model on a grey frame equals the RGB model on the
-    same frame with R = G = B."""
-    for layer in target.layers:
-        weights = source.get_layer(layer.name).get_weights()
-        if layer.name == "stem":
-            for conv, conv_src in zip(layer.convs, source.get_layer("stem").convs):
-                kernel = conv_src.get_weights()[0]
-                channels = conv.get_weights()[0].shape[2]
-                if kernel.shape[2] != channels:
-                    kernel = kernel.sum(axis=2, keepdims=True) if channels == 1 else \
-                        np.repeat(kernel / kernel.shape[2], channels, axis=2)
-                conv.set_weights([kernel, *conv_src.get_weights()[1:]])
-            for norm, norm_src in zip(layer.norms, source.get_layer("stem").norms):
-                norm.set_weights(norm_src.get_weights())
-        elif weights:
-            layer.set_weights(weights)
 
 
 def load_data(args):
@@ -154,9 +142,13 @@ def load_data(args):
 
 def callbacks(args):
     best = best_so_far(os.path.join(args.out, "log.csv")) if args.resume else None
+    # the backup comes before the EMA swap (it keeps the raw weights, to resume from); what
+    # follows the swap (validation, best.keras, the logs) sees the averaged weights
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema else []
     return [
         keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"), delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(lambda e: learning_rate(e, args.lr, args.epochs)),
+        *ema,
         BestCheckpoint(os.path.join(args.out, "best.keras"), best),
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=args.resume),
         keras.callbacks.TensorBoard(os.path.join(args.out, "tensorboard"), write_graph=False),
