@@ -96,6 +96,41 @@ def test_training_batches(dataset, grey):
     assert shapes <= set(pipeline.train_shapes(64)) and len(shapes) > 1
 
 
+def _colour_teacher():
+    """A model whose person probability is sigmoid((red - green) / 20): blind in grey."""
+    inputs = keras.Input((None, None, 3))
+    net = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(inputs))
+    net.set_weights([np.array([0.05, -0.05, 0.0], np.float32).reshape(1, 1, 3, 1), np.zeros(1, np.float32)])
+    return net
+
+
+def test_distillation_blends_what_the_teacher_sees_in_colour_into_the_targets():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    masks = rng.choice([0.0, 1.0, losses.IGNORE], (2, 32, 32, 1)).astype(np.float32)
+    x, y = pipeline.distil(images, masks, _colour_teacher(), 0.3, grey=True)
+    np.testing.assert_allclose(x, images @ np.float32([[0.2989], [0.5870], [0.1140]]), atol=0.05)
+    seen = 1 / (1 + np.exp(-0.05 * (images[..., :1] - images[..., 1:2])))
+    expected = np.where(masks == losses.IGNORE, losses.IGNORE, 0.7 * masks + 0.3 * seen)
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+    # a target stays on its mask's side of 0.5, so the metrics still count against the masks
+    labelled = masks != losses.IGNORE
+    assert np.array_equal(y.numpy()[labelled] > 0.5, masks[labelled] > 0.5)
+
+
+def test_a_grey_student_trains_on_distilled_batches(dataset):
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    scenes = data.load_backgrounds([str(backgrounds)])
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64, grey=True,
+                                        teacher=_colour_teacher(), teacher_weight=0.3)
+    for x, y in batches.take(4):
+        labelled = y.numpy()[y.numpy() != losses.IGNORE]
+        assert x.shape[-1] == 1 and labelled.size
+        # masks are 0 or 1 on these photos: blended, no target is left at exactly 0 or 1
+        assert 0 < labelled.min() and labelled.max() < 1
+
+
 @pytest.mark.parametrize("composite", [0.0, 1.0])
 def test_own_scene_padding_is_ignored_and_composites_are_labelled_everywhere(dataset, monkeypatch, composite):
     """A photo scaled below the frame and kept in its own scene is padded by repeating its

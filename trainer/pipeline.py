@@ -158,21 +158,42 @@ def _ragged_backgrounds(backgrounds):
     return tf.ragged.stack([tf.constant(b) for b in backgrounds])
 
 
+def distil(images, masks, teacher, weight, grey=False):
+    """Blend the teacher's person probability into the targets of a batch of colour
+    ``images``: ``(1 - weight) * mask + weight * teacher``, IGNORE kept. The teacher sees the
+    colour frame (or its grey, if it is a grey model), the student what ``grey`` says.
+
+    The targets of a grey student then carry what an RGB model reads from the colour it will
+    never see, and soft labels where the masks are hard; with ``weight`` below 0.5 a target
+    still falls on the mask's side of 0.5, so the metrics count against the masks."""
+    grey_images = tf.image.rgb_to_grayscale(images)
+    seen = grey_images if teacher.inputs[0].shape[-1] == 1 else images
+    blended = (1.0 - weight) * masks + weight * tf.cast(teacher(seen, training=False), tf.float32)
+    targets = tf.where(masks == losses.IGNORE, masks, blended)
+    return (grey_images if grey else images), targets
+
+
 def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
-                     negatives=0.0):
-    """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch."""
+                     negatives=0.0, teacher=None, teacher_weight=0.3):
+    """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
+    With a ``teacher`` model, targets are blended with its predictions (``distil``)."""
     if not images:
         raise ValueError("no training pairs could be loaded")
     ragged = _ragged_backgrounds(backgrounds)
     signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 1], tf.uint8))
     per_shape = []
+    # with a teacher the samples stay in colour until it has seen them
+    sample_grey = grey and teacher is None
     for k, shape in enumerate(train_shapes(size)):
         data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, grey, negatives),
+        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, negatives),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         per_shape.append(data.batch(batch_size, drop_remainder=True))
-    return tf.data.Dataset.sample_from_datasets(per_shape, seed=seed).prefetch(tf.data.AUTOTUNE)
+    batches = tf.data.Dataset.sample_from_datasets(per_shape, seed=seed)
+    if teacher is not None:
+        batches = batches.map(lambda x, y: distil(x, y, teacher, teacher_weight, grey))
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def letterbox(image, mask, size=256):

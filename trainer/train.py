@@ -59,10 +59,17 @@ def parse_args(argv=None):
     p.add_argument("--ema", type=float, metavar="MOMENTUM",
                    help="keep an exponential moving average of the weights (e.g. 0.999: about "
                         "the last 1,000 steps); validation, best.keras and the export use it")
+    p.add_argument("--teacher", metavar="KERAS",
+                   help="distil: blend this model's predictions on the colour frames into the "
+                        "targets (an RGB teacher for a grey student)")
+    p.add_argument("--teacher-weight", type=float, default=0.3,
+                   help="share of the teacher in the targets, below 0.5 (default 0.3)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.ema is not None and not 0.0 < args.ema < 1.0:
         p.error(f"--ema must lie between 0 and 1, got {args.ema}")
+    if not 0.0 < args.teacher_weight < 0.5:
+        p.error(f"--teacher-weight must lie between 0 and 0.5, got {args.teacher_weight}")
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
     return args
@@ -134,8 +141,10 @@ def load_data(args):
     log.info("pairs: %d train, %d validation, %d failed to load; %d backgrounds",
              len(train.images), len(val.images), train.failed + val.failed, len(backgrounds))
     grey = args.mode == "gray"
+    teacher = likeunet.load_keras(args.teacher) if args.teacher else None
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
-                                          args.size, grey, args.seed, args.negatives)
+                                          args.size, grey, args.seed, args.negatives,
+                                          teacher, args.teacher_weight)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     return train_set, val_set
 
