@@ -5,6 +5,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from humanmatting_gui import backends
 from humanmatting_gui import model as likeunet
@@ -153,6 +154,44 @@ def test_own_scene_padding_is_ignored_and_composites_are_labelled_everywhere(dat
                 box[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = True
                 assert np.array_equal(valid, box)
     assert padded > 0 or composite
+
+
+def test_motion_blur_smears_pixels_and_mask_alike_along_a_line():
+    kernel = pipeline.motion_kernel(5.0, 0.0).numpy()  # horizontal, 5 pixels long
+    assert kernel.sum() == pytest.approx(1.0)
+    rows, cols = np.nonzero(kernel > 1e-6)
+    assert set(rows) == {7} and set(cols) == set(range(5, 10))
+    upright = pipeline.motion_kernel(9.0, np.pi / 2).numpy()
+    np.testing.assert_allclose(upright, kernel.T * 0 + upright[:, 7:8] * (np.arange(15) == 7), atol=1e-6)
+    stack = np.zeros((31, 31, 2), np.float32)
+    stack[15, 15] = 1.0  # one bright pixel, one mask pixel
+    smeared = pipeline._motion_blur(stack).numpy()
+    np.testing.assert_allclose(smeared[..., 0], smeared[..., 1])
+    assert smeared.sum(axis=(0, 1)) == pytest.approx([1.0, 1.0])
+    assert (smeared[..., 0] > 1e-6).sum() >= 3
+
+
+def test_a_bar_covers_its_width_and_length():
+    cover = pipeline.bar((40, 30), (20.0, 15.0), 0.0, 2.0, 10.0).numpy()[..., 0]
+    # 4 wide and 20 long, the pixels on its edges half covered
+    assert cover[20, 12:19].tolist() == [0, 0.5, 1, 1, 1, 0.5, 0]
+    assert cover[:, 15].sum() == pytest.approx(20) and cover[11:30, 15].min() == 1
+
+
+def test_occluders_are_labelled_not_person(monkeypatch):
+    """A person that fills the photo: with occluders, bars of other pixels cut the mask."""
+    image = tf.constant(np.full((64, 64, 3), 200, np.uint8))
+    mask = tf.constant(np.full((64, 64, 1), 255, np.uint8))
+    monkeypatch.setattr(pipeline, "COMPOSITE_PROBABILITY", 0.0)
+    monkeypatch.setattr(pipeline, "MOTION_BLUR_PROBABILITY", 0.0)
+    cut = {}
+    for probability in (0.0, 1.0):
+        monkeypatch.setattr(pipeline, "OCCLUDER_PROBABILITY", probability)
+        tf.random.set_seed(3)
+        targets = [pipeline.augment(image, mask, (64, 64))[1].numpy() for _ in range(8)]
+        cut[probability] = sum(float(y[y != losses.IGNORE].min()) < 0.5 for y in targets)
+    # a bar may fall on the ignored padding only, where a smaller photo does not fill the frame
+    assert cut[0.0] == 0 and cut[1.0] >= 5
 
 
 def test_negative_samples_are_scenes_with_empty_masks(dataset):

@@ -5,7 +5,9 @@ to one cropped by it), placed, cropped and flipped. Most keep their own, real su
 where the scaled photo does not fill the frame its edge pixels are repeated, as the engine's
 letterbox does, and labelled ``losses.IGNORE``. A share (``COMPOSITE_PROBABILITY``) is
 composited by its mask over a random background (a scene photo or a flat/gradient colour).
-Then colour, gamma, blur and noise jitter, and grey conversion for the grey model.
+Some get bars of scene texture in front (poles, door frames: not person), some a motion
+blur of frame and mask alike. Then colour, gamma, blur and noise jitter, and grey conversion
+for the grey model.
 Inputs are float32 pixels 0..255, targets float32 masks in [0, 1] (or IGNORE).
 
 Why most samples keep their own scene: a model trained mostly on pasted people learns to
@@ -23,6 +25,10 @@ from trainer import losses
 
 COMPOSITE_PROBABILITY = 0.3
 GREY_PROBABILITY = 0.1
+# a person in motion: the frame and its mask smeared along a line (camera or subject motion)
+MOTION_BLUR_PROBABILITY = 0.2
+# poles, door frames, chains: bars of scene texture in front of everything, labelled not-person
+OCCLUDER_PROBABILITY = 0.2
 
 
 def train_shapes(size):
@@ -122,6 +128,56 @@ def _degrade(image, shape):
     return tf.clip_by_value(image + noise, 0, 255)
 
 
+def motion_kernel(length, angle, size=15):
+    """A ``size`` x ``size`` kernel, summing to 1, that smears along a line of ``length``
+    pixels (at most ``size``) at ``angle`` radians: one frame of a moving camera or person."""
+    r = tf.range(size, dtype=tf.float32) - (size - 1) / 2
+    y, x = r[:, None], r[None, :]
+    c, s = tf.cos(angle), tf.sin(angle)
+    across = tf.abs(x * s - y * c)
+    along = tf.abs(x * c + y * s)
+    weight = tf.maximum(0.0, 1.0 - across) * tf.clip_by_value(length / 2 - along + 0.5, 0.0, 1.0)
+    return weight / tf.reduce_sum(weight)
+
+
+def _motion_blur(stack):
+    """The same random motion blur on every channel of an HxWxC stack (pixels and mask)."""
+    size = 15
+    kernel = motion_kernel(_uniform(3.0, size), _uniform(0.0, 3.14159), size)
+    channels = tf.shape(stack)[2]
+    kernel = tf.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+    pad = size // 2
+    padded = tf.pad(stack[None], [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
+    return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
+
+
+def bar(shape, centre, angle, half_width, half_length):
+    """Coverage (HxWx1, 0..1, anti-aliased) of a bar around ``centre`` (y, x), ``angle``
+    radians from the vertical."""
+    y = tf.range(shape[0], dtype=tf.float32)[:, None] - centre[0]
+    x = tf.range(shape[1], dtype=tf.float32)[None, :] - centre[1]
+    c, s = tf.cos(angle), tf.sin(angle)
+    across = tf.abs(x * c - y * s)
+    along = tf.abs(x * s + y * c)
+    inside = tf.clip_by_value(half_width - across + 0.5, 0.0, 1.0)
+    return (inside * tf.clip_by_value(half_length - along + 0.5, 0.0, 1.0))[:, :, None]
+
+
+def _occlude(image, mask, backgrounds, shape):
+    """One or two bars of scene texture (or flat colour) in front of the person and the
+    scene, near vertical, not person: what a model that learnt 'upright and in the middle is a
+    person' takes for one."""
+    h, w = float(shape[0]), float(shape[1])
+    for _ in range(2):
+        cover = bar(shape, (_uniform(0.0, h), _uniform(0.0, w)), _uniform(-0.5, 0.5),
+                    _uniform(0.01, 0.05) * w, _uniform(0.3, 0.8) * h)
+        cover = cover * tf.cast(_uniform() < 0.7, tf.float32)  # the second bar, 70% of the time
+        texture = _jitter(_background(backgrounds, shape), 1.0)
+        image = image * (1 - cover) + texture * cover
+        mask = mask * (1 - cover)
+    return image, mask
+
+
 def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
     """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``.
     With probability ``negatives`` (given scenes) the sample is a scene alone, mask empty."""
@@ -140,6 +196,12 @@ def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
     person = tf.cond(composite, lambda: _jitter(person, 0.5), lambda: person)
     mixed = person * mask + _jitter(_background(backgrounds, shape), 1.0) * (1 - mask)
     image = tf.where(composite, mixed, person)
+    image, mask = tf.cond(_uniform() < OCCLUDER_PROBABILITY,
+                          lambda: _occlude(image, mask, backgrounds, shape), lambda: (image, mask))
+    blurred = tf.cond(_uniform() < MOTION_BLUR_PROBABILITY,
+                      lambda: _motion_blur(tf.concat([image, mask], axis=2)),
+                      lambda: tf.concat([image, mask], axis=2))
+    image, mask = blurred[:, :, :3], blurred[:, :, 3:4]
     image = _degrade(_jitter(image, 0.5), shape)
     if grey:
         image = tf.image.rgb_to_grayscale(image)
