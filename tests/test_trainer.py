@@ -183,15 +183,20 @@ def test_occluders_are_labelled_not_person(monkeypatch):
     image = tf.constant(np.full((64, 64, 3), 200, np.uint8))
     mask = tf.constant(np.full((64, 64, 1), 255, np.uint8))
     monkeypatch.setattr(pipeline, "COMPOSITE_PROBABILITY", 0.0)
-    monkeypatch.setattr(pipeline, "MOTION_BLUR_PROBABILITY", 0.0)
     cut = {}
     for probability in (0.0, 1.0):
-        monkeypatch.setattr(pipeline, "OCCLUDER_PROBABILITY", probability)
         tf.random.set_seed(3)
-        targets = [pipeline.augment(image, mask, (64, 64))[1].numpy() for _ in range(8)]
+        targets = [pipeline.augment(image, mask, (64, 64), occluders=probability)[1].numpy()
+                   for _ in range(8)]
         cut[probability] = sum(float(y[y != losses.IGNORE].min()) < 0.5 for y in targets)
     # a bar may fall on the ignored padding only, where a smaller photo does not fill the frame
     assert cut[0.0] == 0 and cut[1.0] >= 5
+    # and the training batches get them when asked (the trainer's --occluders)
+    for probability in (0.0, 1.0):
+        batches = pipeline.training_dataset([image.numpy()] * 4, [mask.numpy()[..., 0]] * 4, [], 4,
+                                            size=64, occluders=probability)
+        targets = np.concatenate([y.numpy().ravel() for _, y in batches.take(3)])
+        assert (targets[targets != losses.IGNORE] < 0.5).any() == bool(probability)
 
 
 def test_negative_samples_are_scenes_with_empty_masks(dataset):

@@ -5,8 +5,8 @@ to one cropped by it), placed, cropped and flipped. Most keep their own, real su
 where the scaled photo does not fill the frame its edge pixels are repeated, as the engine's
 letterbox does, and labelled ``losses.IGNORE``. A share (``COMPOSITE_PROBABILITY``) is
 composited by its mask over a random background (a scene photo or a flat/gradient colour).
-Some get bars of scene texture in front (poles, door frames: not person), some a motion
-blur of frame and mask alike. Then colour, gamma, blur and noise jitter, and grey conversion
+Optionally, some get bars of scene texture in front (poles, door frames: not person), some a
+motion blur of frame and mask alike. Then colour, gamma, blur and noise jitter, and grey conversion
 for the grey model.
 Inputs are float32 pixels 0..255, targets float32 masks in [0, 1] (or IGNORE).
 
@@ -25,10 +25,6 @@ from trainer import losses
 
 COMPOSITE_PROBABILITY = 0.3
 GREY_PROBABILITY = 0.1
-# a person in motion: the frame and its mask smeared along a line (camera or subject motion)
-MOTION_BLUR_PROBABILITY = 0.2
-# poles, door frames, chains: bars of scene texture in front of everything, labelled not-person
-OCCLUDER_PROBABILITY = 0.2
 
 
 def train_shapes(size):
@@ -178,9 +174,12 @@ def _occlude(image, mask, backgrounds, shape):
     return image, mask
 
 
-def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
+def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0, occluders=0.0,
+            motion_blur=0.0):
     """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``.
-    With probability ``negatives`` (given scenes) the sample is a scene alone, mask empty."""
+    With probability ``negatives`` (given scenes) the sample is a scene alone, mask empty;
+    with probability ``occluders`` bars of scene texture stand in front (``_occlude``); with
+    probability ``motion_blur`` frame and mask are smeared along a line (``_motion_blur``)."""
     image = tf.cast(image, tf.float32)
     mask = tf.cast(mask, tf.float32) / 255.0
     stack = _zoom(tf.concat([image, mask], axis=2), shape)
@@ -196,9 +195,9 @@ def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0):
     person = tf.cond(composite, lambda: _jitter(person, 0.5), lambda: person)
     mixed = person * mask + _jitter(_background(backgrounds, shape), 1.0) * (1 - mask)
     image = tf.where(composite, mixed, person)
-    image, mask = tf.cond(_uniform() < OCCLUDER_PROBABILITY,
+    image, mask = tf.cond(_uniform() < occluders,
                           lambda: _occlude(image, mask, backgrounds, shape), lambda: (image, mask))
-    blurred = tf.cond(_uniform() < MOTION_BLUR_PROBABILITY,
+    blurred = tf.cond(_uniform() < motion_blur,
                       lambda: _motion_blur(tf.concat([image, mask], axis=2)),
                       lambda: tf.concat([image, mask], axis=2))
     image, mask = blurred[:, :, :3], blurred[:, :, 3:4]
@@ -236,7 +235,8 @@ def distil(images, masks, teacher, weight, grey=False):
 
 
 def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
-                     negatives=0.0, teacher=None, teacher_weight=0.3):
+                     negatives=0.0, teacher=None, teacher_weight=0.3, occluders=0.0,
+                     motion_blur=0.0):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
     With a ``teacher`` model, targets are blended with its predictions (``distil``)."""
     if not images:
@@ -249,7 +249,8 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
     for k, shape in enumerate(train_shapes(size)):
         data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, negatives),
+        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, negatives,
+                                                      occluders, motion_blur),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         per_shape.append(data.batch(batch_size, drop_remainder=True))
     batches = tf.data.Dataset.sample_from_datasets(per_shape, seed=seed)

@@ -53,6 +53,11 @@ def parse_args(argv=None):
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity")
     p.add_argument("--negatives", type=float, default=0.0,
                    help="share of samples that are a background scene alone, mask empty")
+    p.add_argument("--occluders", type=float, default=0.0, metavar="SHARE",
+                   help="share of samples with bars of scene texture in front, not person "
+                        "(poles, door frames)")
+    p.add_argument("--motion-blur", type=float, default=0.0, metavar="SHARE",
+                   help="share of samples smeared along a line, frame and mask alike")
     p.add_argument("--leave-out", metavar="NAME",
                    help="in each data folder, a file of this name lists image stems to leave out "
                         "of training, e.g. PASSERSBY.txt (photos whose masks miss people)")
@@ -144,7 +149,8 @@ def load_data(args):
     teacher = likeunet.load_keras(args.teacher) if args.teacher else None
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
                                           args.size, grey, args.seed, args.negatives,
-                                          teacher, args.teacher_weight)
+                                          teacher, args.teacher_weight, args.occluders,
+                                          args.motion_blur)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     return train_set, val_set
 
