@@ -259,6 +259,19 @@ def test_ignored_pixels_count_nowhere():
     assert np.all(label[:, :16] == 1.0) and np.all(label[:, 16:] == losses.IGNORE)
 
 
+def test_bad_input_is_one_readable_line(dataset, tmp_path, capsys):
+    flat, _, _ = dataset
+    common = ["--out", str(tmp_path / "run"), "--size", "64", "--batch", "4", *TINY_ARGS]
+    assert train.main(["--data", str(tmp_path / "nowhere"), *common]) == 1
+    assert train.main(["--data", str(flat), "--teacher", str(tmp_path / "no.keras"), *common]) == 1
+    assert train.main(["--data", str(flat), "--init-from", str(tmp_path / "no.keras"), *common]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
+    assert "nowhere" in lines[0] and "no.keras" in lines[1] and "no.keras" in lines[2]
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", str(flat), "--out", "x", "--occluders", "1.5"])
+
+
 def test_train_resume_and_export(dataset, tmp_path):
     flat, seg, backgrounds = dataset
     out = tmp_path / "run"

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from humanmatting_gui import model as likeunet
+from humanmatting_gui.errors import HumanMattingError
 from trainer import data, export, losses, pipeline
 from trainer.transfer import transfer_weights
 
@@ -73,6 +74,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.ema is not None and not 0.0 < args.ema < 1.0:
         p.error(f"--ema must lie between 0 and 1, got {args.ema}")
+    for name in ("negatives", "occluders", "motion_blur"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            p.error(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
     if not 0.0 < args.teacher_weight < 0.5:
         p.error(f"--teacher-weight must lie between 0 and 0.5, got {args.teacher_weight}")
     if args.size % 32:
@@ -179,11 +183,15 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-    train_set, val_set = load_data(args)
-    with make_strategy(args.strategy).scope():
-        net = build(args)
-        if args.init_from and not args.resume:
-            transfer_weights(likeunet.load_keras(args.init_from), net)
+    try:  # missing or unreadable data and model files, a model that cannot start another
+        train_set, val_set = load_data(args)
+        with make_strategy(args.strategy).scope():
+            net = build(args)
+            if args.init_from and not args.resume:
+                transfer_weights(likeunet.load_keras(args.init_from), net)
+    except (HumanMattingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     net.fit(train_set, validation_data=val_set, epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
     # the end of the cosine schedule is what ships; best.keras stays beside it for comparison
