@@ -268,6 +268,7 @@ def test_bad_input_is_one_readable_line(dataset, tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
     assert "nowhere" in lines[0] and "no.keras" in lines[1] and "no.keras" in lines[2]
+    assert not (tmp_path / "run").exists()  # no empty run folder left behind
     with pytest.raises(SystemExit):
         train.parse_args(["--data", str(flat), "--out", "x", "--occluders", "1.5"])
 

@@ -126,14 +126,11 @@ def _degrade(image, shape):
 
 def motion_kernel(length, angle, size=15):
     """A ``size`` x ``size`` kernel, summing to 1, that smears along a line of ``length``
-    pixels (at most ``size``) at ``angle`` radians: one frame of a moving camera or person."""
-    r = tf.range(size, dtype=tf.float32) - (size - 1) / 2
-    y, x = r[:, None], r[None, :]
-    c, s = tf.cos(angle), tf.sin(angle)
-    across = tf.abs(x * s - y * c)
-    along = tf.abs(x * c + y * s)
-    weight = tf.maximum(0.0, 1.0 - across) * tf.clip_by_value(length / 2 - along + 0.5, 0.0, 1.0)
-    return weight / tf.reduce_sum(weight)
+    pixels (at most ``size``) at ``angle`` radians: one frame of a moving camera or person.
+    It is a one-pixel-wide ``bar`` through the centre, at ``angle`` from the horizontal."""
+    centre = (size - 1) / 2
+    line = bar((size, size), (centre, centre), 3.14159265 / 2 - angle, 0.5, length / 2)[:, :, 0]
+    return line / tf.reduce_sum(line)
 
 
 def _motion_blur(stack):
@@ -164,10 +161,11 @@ def _occlude(image, mask, backgrounds, shape):
     scene, near vertical, not person: what a model that learnt 'upright and in the middle is a
     person' takes for one."""
     h, w = float(shape[0]), float(shape[1])
-    for _ in range(2):
+    for k in range(2):
         cover = bar(shape, (_uniform(0.0, h), _uniform(0.0, w)), _uniform(-0.5, 0.5),
                     _uniform(0.01, 0.05) * w, _uniform(0.3, 0.8) * h)
-        cover = cover * tf.cast(_uniform() < 0.7, tf.float32)  # the second bar, 70% of the time
+        if k:  # the second bar, 70% of the time
+            cover = cover * tf.cast(_uniform() < 0.7, tf.float32)
         texture = _jitter(_background(backgrounds, shape), 1.0)
         image = image * (1 - cover) + texture * cover
         mask = mask * (1 - cover)
@@ -227,8 +225,8 @@ def distil(images, masks, teacher, weight, grey=False):
     The targets of a grey student then carry what an RGB model reads from the colour it will
     never see, and soft labels where the masks are hard; with ``weight`` below 0.5 a target
     still falls on the mask's side of 0.5, so the metrics count against the masks."""
-    grey_images = tf.image.rgb_to_grayscale(images)
-    seen = grey_images if teacher.inputs[0].shape[-1] == 1 else images
+    grey_images = tf.image.rgb_to_grayscale(images) if grey or teacher.inputs[0].shape[-1] == 1 else None
+    seen = images if teacher.inputs[0].shape[-1] == 3 else grey_images
     blended = (1.0 - weight) * masks + weight * tf.cast(teacher(seen, training=False), tf.float32)
     targets = tf.where(masks == losses.IGNORE, masks, blended)
     return (grey_images if grey else images), targets

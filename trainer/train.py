@@ -181,7 +181,6 @@ def main(argv=None) -> int:
         print(f"error: {args.out} holds a run already; pass --resume or choose another --out",
               file=sys.stderr)
         return 2
-    os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     try:  # missing or unreadable data and model files, a model that cannot start another
         train_set, val_set = load_data(args)
@@ -192,6 +191,7 @@ def main(argv=None) -> int:
     except (HumanMattingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    os.makedirs(args.out, exist_ok=True)  # only now: bad input leaves no empty run folder
     net.fit(train_set, validation_data=val_set, epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
     # the end of the cosine schedule is what ships; best.keras stays beside it for comparison
