@@ -60,8 +60,8 @@ def main(argv=None) -> int:
     print(f"model {tflite}, {args.threads} threads, median of {args.runs} runs")
 
     print("\nraw model latency at 256x256 (ms)")
-    pixels = np.random.default_rng(1).uniform(0, 255, (256, 256, 3)).astype(np.float32)
     backend = TFLiteBackend(tflite, args.threads)
+    pixels = np.random.default_rng(1).uniform(0, 255, (256, 256, backend.channels)).astype(np.float32)
     ours = median_ms(lambda: backend.predict(pixels), args.runs)
     print(f"  likeunet .tflite            {ours:7.2f}")
     if os.path.isfile(keras_file):
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         mp = MediaPipeModel(REFERENCE, args.threads)
         interp = mp._interp
         index = interp.get_input_details()[0]["index"]
-        x = (pixels / 255)[None]
+        x = np.random.default_rng(1).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
 
         def reference():
             interp.set_tensor(index, x)
