@@ -17,6 +17,8 @@ person for the person (measured: 80% composites gave 1.5x MediaPipe's false posi
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import tensorflow as tf
@@ -129,7 +131,7 @@ def motion_kernel(length, angle, size=15):
     pixels (at most ``size``) at ``angle`` radians: one frame of a moving camera or person.
     It is a one-pixel-wide ``bar`` through the centre, at ``angle`` from the horizontal."""
     centre = (size - 1) / 2
-    line = bar((size, size), (centre, centre), 3.14159265 / 2 - angle, 0.5, length / 2)[:, :, 0]
+    line = bar((size, size), (centre, centre), math.pi / 2 - angle, 0.5, length / 2)[:, :, 0]
     return line / tf.reduce_sum(line)
 
 
@@ -225,8 +227,9 @@ def distil(images, masks, teacher, weight, grey=False):
     The targets of a grey student then carry what an RGB model reads from the colour it will
     never see, and soft labels where the masks are hard; with ``weight`` below 0.5 a target
     still falls on the mask's side of 0.5, so the metrics count against the masks."""
-    grey_images = tf.image.rgb_to_grayscale(images) if grey or teacher.inputs[0].shape[-1] == 1 else None
-    seen = images if teacher.inputs[0].shape[-1] == 3 else grey_images
+    grey_teacher = teacher.inputs[0].shape[-1] == 1
+    grey_images = tf.image.rgb_to_grayscale(images) if grey or grey_teacher else None
+    seen = grey_images if grey_teacher else images
     blended = (1.0 - weight) * masks + weight * tf.cast(teacher(seen, training=False), tf.float32)
     targets = tf.where(masks == losses.IGNORE, masks, blended)
     return (grey_images if grey else images), targets
