@@ -133,14 +133,14 @@ def test_a_grey_student_trains_on_distilled_batches(dataset):
 
 
 @pytest.mark.parametrize("composite", [0.0, 1.0])
-def test_own_scene_padding_is_ignored_and_composites_are_labelled_everywhere(dataset, monkeypatch, composite):
+def test_own_scene_padding_is_ignored_and_composites_are_labelled_everywhere(dataset, composite):
     """A photo scaled below the frame and kept in its own scene is padded by repeating its
     edges, labelled IGNORE there (a rectangle of labels remains); a composite is all labelled."""
     flat, _, backgrounds = dataset
     loaded = data.load_pairs(data.find_pairs(str(flat)))
     scenes = data.load_backgrounds([str(backgrounds)])
-    monkeypatch.setattr(pipeline, "COMPOSITE_PROBABILITY", composite)
-    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 8, size=64)
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 8, size=64,
+                                        augmentation=pipeline.Augmentation(composite=composite))
     padded = 0
     for _, y in batches.take(6):
         for label in y.numpy()[:, :, :, 0]:
@@ -178,15 +178,15 @@ def test_a_bar_covers_its_width_and_length():
     assert cover[:, 15].sum() == pytest.approx(20) and cover[11:30, 15].min() == 1
 
 
-def test_occluders_are_labelled_not_person(monkeypatch):
+def test_occluders_are_labelled_not_person():
     """A person that fills the photo: with occluders, bars of other pixels cut the mask."""
     image = tf.constant(np.full((64, 64, 3), 200, np.uint8))
     mask = tf.constant(np.full((64, 64, 1), 255, np.uint8))
-    monkeypatch.setattr(pipeline, "COMPOSITE_PROBABILITY", 0.0)
     cut = {}
     for probability in (0.0, 1.0):
         tf.random.set_seed(3)
-        targets = [pipeline.augment(image, mask, (64, 64), occluders=probability)[1].numpy()
+        own_scene = pipeline.Augmentation(composite=0.0, occluders=probability)
+        targets = [pipeline.augment(image, mask, (64, 64), augmentation=own_scene)[1].numpy()
                    for _ in range(8)]
         cut[probability] = sum(float(y[y != losses.IGNORE].min()) < 0.5 for y in targets)
     # a bar may fall on the ignored padding only, where a smaller photo does not fill the frame
@@ -194,7 +194,8 @@ def test_occluders_are_labelled_not_person(monkeypatch):
     # and the training batches get them when asked (the trainer's --occluders)
     for probability in (0.0, 1.0):
         batches = pipeline.training_dataset([image.numpy()] * 4, [mask.numpy()[..., 0]] * 4, [], 4,
-                                            size=64, occluders=probability)
+                                            size=64,
+                                            augmentation=pipeline.Augmentation(occluders=probability))
         targets = np.concatenate([y.numpy().ravel() for _, y in batches.take(3)])
         assert (targets[targets != losses.IGNORE] < 0.5).any() == bool(probability)
 
@@ -205,7 +206,8 @@ def test_negative_samples_are_scenes_with_empty_masks(dataset):
     scenes = data.load_backgrounds([str(backgrounds)])
     plain = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64)
     assert all(float(np.max(y)) > 0.5 for _, y in plain.take(4))  # every sample has its person
-    only = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64, negatives=1.0)
+    only = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64,
+                                     augmentation=pipeline.Augmentation(negatives=1.0))
     for x, y in only.take(4):
         assert float(np.max(y)) == 0.0 and float(np.std(x)) > 0
 
@@ -413,3 +415,145 @@ def test_best_checkpoint_keeps_the_best_epoch(tmp_path):
     keeper.on_epoch_end(1, {"val_miou": 0.6})
     assert path.is_file() and keeper.best == pytest.approx(0.6)
     assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+
+
+def _teacher_folder(tmp_path, ignore=128):
+    """A teacher-label cache: one clip, masks with the left quarter unknown, labels.json."""
+    root = tmp_path / "teacher"
+    clip = root / "clip"
+    (clip / "images").mkdir(parents=True)
+    (clip / "masks").mkdir()
+    for k in range(3):
+        image, mask = person_image(96, 80, seed=40 + k)
+        mask[:, :20] = ignore
+        cv2.imwrite(str(clip / "images" / f"{k:05d}.jpg"), image)
+        cv2.imwrite(str(clip / "masks" / f"{k:05d}.png"), mask)
+    (root / "labels.json").write_text('{"ignore": %d}' % ignore)
+    return root
+
+
+def test_a_teacher_label_folder_is_read_with_its_ignore_value(tmp_path):
+    root = _teacher_folder(tmp_path)
+    pairs = data.find_pairs(str(root))
+    assert len(pairs) == 3 and {p.ignore for p in pairs} == {128}
+    image, mask = data.load_pair(pairs[0])
+    assert mask.shape == (96, 80, 2)
+    assert np.all(mask[:, :20, 1] == 0) and np.all(mask[:, 20:, 1] == 255)
+    assert np.all(mask[:, :20, 0] == 0)  # nothing of the unknown band is left as a label
+    # the trainer's batches and its validation count the unknown band nowhere
+    loaded = data.load_pairs(pairs)
+    _, y = pipeline.validation_dataset(loaded.images, loaded.masks, 3, size=64).get_single_element()
+    assert np.all(y.numpy()[:, :, :13] == losses.IGNORE)  # 20 of 80 columns, at 64/96 scale
+    assert np.all(y.numpy()[:, :40, 16:48] != losses.IGNORE)
+    own = pipeline.training_dataset(loaded.images, loaded.masks, [], 3, size=64,
+                                    augmentation=pipeline.Augmentation(composite=0.0))
+    ignored = [float(np.mean(y.numpy() == losses.IGNORE)) for _, y in own.take(4)]
+    assert min(ignored) > 0.05
+    # a folder without labels.json takes --ignore; a bad labels.json is one clear error
+    (root / "labels.json").unlink()
+    assert {p.ignore for p in data.find_pairs(str(root))} == {None}
+    assert {p.ignore for p in data.find_pairs(str(root), 128)} == {128}
+    (root / "labels.json").write_text('{"ignore": 300}')
+    with pytest.raises(ValueError, match="labels.json"):
+        data.find_pairs(str(root))
+
+
+def test_the_trainer_takes_ignore_values_and_motion_options():
+    args = train.parse_args(["--data", "a", "--out", "o", "--ignore", "a/=128", "--rotate", "0.3",
+                             "--small", "0.2", "--textures", "0.5"])
+    assert args.ignore == {"a": 128}
+    assert train.augmentation(args) == pipeline.Augmentation(rotate=0.3, small=0.2, textures=0.5)
+    for bad in (["--ignore", "a"], ["--rotate", "2"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--data", "a", "--out", "o", *bad])
+
+
+def test_rotation_turns_photo_and_mask_together_and_marks_what_lies_beyond():
+    stack = np.zeros((41, 41, 2), np.float32)
+    stack[5:20, 19:22] = 1.0  # a bar above the centre, in pixels and mask
+    turned = pipeline.rotate(tf.constant(stack), np.pi / 2).numpy()
+    assert turned.shape == (41, 41, 3)
+    np.testing.assert_allclose(turned[..., 0], turned[..., 1])
+    rows, cols = np.nonzero(turned[..., 0] > 0.5)
+    # a quarter turn takes it beside the centre, lying flat
+    assert rows.min() >= 19 and rows.max() <= 21 and (cols.max() < 20 or cols.min() > 20)
+    assert cols.max() - cols.min() >= 12
+    assert np.all(turned[..., 2] > 0.99)  # a square turned a quarter covers itself
+    diagonal = pipeline.rotate(tf.constant(stack), np.pi / 4).numpy()[..., 2]
+    assert diagonal[0, 0] == 0 and diagonal[20, 20] == 1  # its corners lie beyond the photo
+
+
+def test_small_people_are_composited_at_a_tenth_to_a_third_of_the_frame():
+    image, mask = person_image(128, 64, seed=3)
+    mask[:] = 0
+    mask[:, 16:48] = 255  # a person as high as the photo
+    heights = []
+    tf.random.set_seed(0)
+    for _ in range(12):
+        _, y = pipeline.augment(tf.constant(image[:, :, ::-1].copy()), tf.constant(mask[:, :, None]),
+                                (128, 128), augmentation=pipeline.Augmentation(small=1.0))
+        y = y.numpy()[:, :, 0]
+        assert np.all(y != losses.IGNORE)  # composited: labelled everywhere
+        rows = np.flatnonzero((y > 0.5).any(1))
+        heights.append((rows[-1] - rows[0] + 1) / 128 if rows.size else 0.0)
+    assert 0.08 <= min(heights) and max(heights) <= 0.36
+
+
+def test_textures_are_colourful():
+    tf.random.set_seed(1)
+    t = pipeline.colour_texture((64, 96)).numpy()
+    assert t.shape == (64, 96, 3) and 0 <= t.min() and t.max() <= 255
+    assert t.std(axis=(0, 1)).mean() > 15  # not a flat colour
+
+
+def test_validation_uses_the_engines_working_shape():
+    """A 4:3 photo is validated at 288x224, as the engine runs it, not fitted into 256x256."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    mask = np.zeros((480, 640), np.uint8)
+    pixels, label = pipeline.letterbox(image, mask, 256)
+    assert pixels.shape == (224, 288, 3) and label.shape == (224, 288, 1)
+    assert np.all(label[216:] == losses.IGNORE) and np.all(label[:216] == 0)
+    portrait = pipeline.letterbox(image.transpose(1, 0, 2), mask.T, 256)[0]
+    batches = list(pipeline.validation_dataset([image, image.transpose(1, 0, 2), image],
+                                               [mask, mask.T, mask], 8))
+    assert portrait.shape == (288, 224, 3)
+    assert sorted(tuple(x.shape[:3]) for x, _ in batches) == [(1, 288, 224), (2, 224, 288)]
+
+
+def test_video_metrics_on_a_constructed_clip():
+    """Truth: a 10x10 square moving right by 2 pixels a frame. A prediction that is the truth
+    shifted by one frame has a known IoU; a flickering one a known dtSSD."""
+    from trainer import evaluate_video as ev
+
+    def square(x):
+        m = np.zeros((20, 40), np.float32)
+        m[5:15, x:x + 10] = 1.0
+        return m
+    truths = [square(2 * k) for k in range(5)]
+    assert ev.person_iou(square(0), square(2)) == pytest.approx(80 / 120)
+    assert ev.person_iou(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+    # an exact prediction: IoU 1, dtSSD 0; a stable one that never moves: dtSSD of the motion
+    assert ev.dtssd(truths[1], truths[0], truths[1], truths[0]) == 0.0
+    still = ev.dtssd(truths[0], truths[0], truths[1], truths[0])
+    assert still == pytest.approx(100 * np.sqrt(40 / 800))  # 20 pixels changed by 1 twice
+    # ignored pixels count nowhere
+    valid = np.ones((20, 40), bool)
+    valid[:, :20] = False
+    assert ev.dtssd(truths[0], truths[0], truths[1], truths[0], valid) == 0.0
+
+    class Replay:
+        def __init__(self, masks):
+            self.masks = iter(masks)
+
+        def segment(self, frame):
+            return next(self.masks)
+    frames = [np.zeros((20, 40, 3), np.uint8)] * 5
+    exact = ev.score_stream(Replay(truths), frames, truths)
+    assert exact == {"iou": 1.0, "dtssd": 0.0, "stability": pytest.approx(80 / 120), "frames": 5}
+    blink = [truths[k] * (k % 2) for k in range(5)]  # the person there every other frame
+    flicker = ev.score_stream(Replay(blink), frames, truths)
+    assert flicker["iou"] == pytest.approx(2 / 5) and flicker["dtssd"] == pytest.approx(
+        100 * np.sqrt(100 / 800))
+    masked = [t.copy() for t in truths]
+    masked[0][:, :] = np.nan  # an unknown frame: no pixel of it counts
+    assert ev.score_stream(Replay(truths), frames, masked)["iou"] == 1.0

@@ -6,12 +6,18 @@ Two layouts are read, several folders at once:
 - the AISegment layout the seed was trained on: ``clip_img/**/clip_*/NAME.jpg`` with the
   RGBA matte ``matting/**/matting_*/NAME.png`` (alpha = person).
 
+A folder (or one above it, up to the data folder given) may hold ``labels.json`` with
+``{"ignore": VALUE}``: in its masks that value means "unknown, count nowhere" (teacher labels,
+``trainer/teacher_labels.py``, and the ignore band of ``../shared/data/video-masks``, which
+``--ignore FOLDER=128`` names since that folder cannot hold the file).
+
 Validation split (fixed, deterministic): within each data folder, pairs sorted by path,
 every 10th pair starting with the first (index % 10 == 0) is validation, never trained on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -31,6 +37,22 @@ class Pair:
     image: str
     mask: str
     folder: str
+    ignore: int | None = None  # the mask value that means "unknown" (labels.json)
+
+
+def ignore_value(folder: str) -> int | None:
+    """The ignore value ``folder/labels.json`` gives, or None without the file."""
+    path = os.path.join(folder, "labels.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            value = json.load(f).get("ignore")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ValueError(f"unreadable {path}: {exc}") from exc
+    if value is not None and (not isinstance(value, int) or not 0 <= value <= 255):
+        raise ValueError(f"{path}: 'ignore' must be a mask value 0..255, got {value!r}")
+    return value
 
 
 @dataclass
@@ -43,12 +65,19 @@ class LoadedSet:
     failed: int = 0
 
 
-def find_pairs(folder: str) -> list[Pair]:
-    """All image/mask pairs under ``folder`` in either layout, sorted by image path."""
+def find_pairs(folder: str, ignore: int | None = None) -> list[Pair]:
+    """All image/mask pairs under ``folder`` in either layout, sorted by image path. Their
+    ignore value: the nearest ``labels.json`` at or above the pair (up to ``folder``), else
+    ``ignore``."""
     if not os.path.isdir(folder):
         raise ValueError(f"data folder not found: {folder}")
     pairs = []
+    ignores = {}
     for root, _dirs, files in os.walk(folder):
+        parent = os.path.dirname(root)
+        ignores[root] = ignore_value(root)
+        if ignores[root] is None:
+            ignores[root] = ignores.get(parent, ignore) if root != folder else ignore
         parts = root.split(os.sep)
         for name in files:
             if not name.lower().endswith(IMAGE_EXTENSIONS):
@@ -63,7 +92,7 @@ def find_pairs(folder: str) -> list[Pair]:
             else:
                 continue
             if os.path.isfile(mask):
-                pairs.append(Pair(os.path.join(root, name), mask, folder))
+                pairs.append(Pair(os.path.join(root, name), mask, folder, ignores[root]))
             else:
                 log.warning("no mask for %s (expected %s): skipped", name, mask)
     return sorted(pairs, key=lambda p: p.image)
@@ -96,7 +125,9 @@ def leave_out(pairs: list[Pair], list_name: str) -> tuple[list[Pair], int]:
 
 
 def load_pair(pair: Pair, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB uint8 HxWx3, mask uint8 HxW). Raises ValueError if either file is unusable."""
+    """(RGB uint8 HxWx3, mask uint8 HxW). With an ignore value the mask is HxWx2: the label
+    (0 where unknown) and its validity (255 counted, 0 unknown). Raises ValueError if either
+    file is unusable."""
     image = cv2.imread(pair.image, cv2.IMREAD_COLOR)
     mask = cv2.imread(pair.mask, cv2.IMREAD_UNCHANGED)
     if image is None or mask is None:
@@ -111,7 +142,11 @@ def load_pair(pair: Pair, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndar
     if scale < 1:
         size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST if pair.ignore is not None
+                          else cv2.INTER_AREA)
+    if pair.ignore is not None:
+        unknown = mask == pair.ignore
+        mask = np.stack([np.where(unknown, 0, mask), np.where(unknown, 0, 255)], axis=2).astype(np.uint8)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask
 
 

@@ -3,7 +3,7 @@
 Every training sample is a person photo, randomly scaled (from a person small in the frame
 to one cropped by it), placed, cropped and flipped. Most keep their own, real surroundings:
 where the scaled photo does not fill the frame its edge pixels are repeated, as the engine's
-letterbox does, and labelled ``losses.IGNORE``. A share (``COMPOSITE_PROBABILITY``) is
+letterbox does, and labelled ``losses.IGNORE``. A share (``Augmentation.composite``) is
 composited by its mask over a random background (a scene photo or a flat/gradient colour).
 Optionally, some get bars of scene texture in front (poles, door frames: not person), some a
 motion blur of frame and mask alike. Then colour, gamma, blur and noise jitter, and grey conversion
@@ -18,15 +18,43 @@ person for the person (measured: 80% composites gave 1.5x MediaPipe's false posi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from humanmatting_gui.segmenter import working_shape
 from trainer import losses
 
-COMPOSITE_PROBABILITY = 0.3
 GREY_PROBABILITY = 0.1
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """What the training samples go through; each field a share of samples, 0 = never.
+
+    ``composite``: pasted by the mask over a scene or colour (the rest keep their own scene).
+    ``negatives``: a scene alone, mask empty (given scenes). ``occluders``: bars of scene
+    texture in front, not person. ``motion_blur``: frame and mask smeared along a line.
+    ``rotate``: turned by up to ``max_angle`` degrees, one in ten of them upside down.
+    ``small``: the person shrunk to 10-30% of the frame's height, composited.
+    ``textures``: of the composites, those over a colourful synthetic texture.
+    The defaults reproduce the shipped models' training."""
+
+    composite: float = 0.3
+    negatives: float = 0.0
+    occluders: float = 0.0
+    motion_blur: float = 0.0
+    rotate: float = 0.0
+    max_angle: float = 60.0
+    small: float = 0.0
+    textures: float = 0.0
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if name != "max_angle" and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a share between 0 and 1, got {value}")
 
 
 def train_shapes(size):
@@ -43,8 +71,15 @@ def _stream(images, masks, seed):
     def generate():
         while True:
             for k in rng.permutation(len(images)):
-                yield images[k], masks[k][:, :, None]
+                yield images[k], with_validity(masks[k])
     return generate
+
+
+def with_validity(mask: np.ndarray) -> np.ndarray:
+    """uint8 HxWx2 (label, validity 255 = counted) from an HxW mask (all counted) or HxWx2."""
+    if mask.ndim == 3:
+        return mask
+    return np.stack([mask, np.full_like(mask, 255)], axis=2)
 
 
 def _uniform(low=0.0, high=1.0):
@@ -58,12 +93,15 @@ def _cover(image, shape, scale=1.0):
     return tf.image.resize(image, tf.cast(tf.round(size * factor), tf.int32))
 
 
-def _zoom(image, shape):
+def _zoom(image, shape, small=False):
     """Resize to a random scale between 0.6x 'fits inside' (person small, framed by background,
-    like a webcam shot) and 1.25x 'covers' (person cropped), log-uniform."""
+    like a webcam shot) and 1.25x 'covers' (person cropped), log-uniform; if ``small`` (a bool
+    tensor), between 0.12x and 0.35x 'fits inside' (a whole body 10-30% of the frame high)."""
     size = tf.cast(tf.shape(image)[:2], tf.float32)
     ratio = tf.constant(shape, tf.float32) / size
-    low, high = tf.math.log(tf.reduce_min(ratio) * 0.6), tf.math.log(tf.reduce_max(ratio) * 1.25)
+    low = tf.reduce_min(ratio) * tf.where(small, 0.12, 0.6)
+    high = tf.where(small, tf.reduce_min(ratio) * 0.35, tf.reduce_max(ratio) * 1.25)
+    low, high = tf.math.log(low), tf.math.log(high)
     factor = tf.exp(_uniform(0.0, 1.0) * (high - low) + low)
     return tf.image.resize(image, tf.cast(tf.round(size * factor), tf.int32), antialias=True)
 
@@ -89,8 +127,31 @@ def _place(stack, shape, bottom=False):
     return tf.image.random_crop(tf.concat([stack, inside], axis=2), [*shape, tf.shape(stack)[2] + 1])
 
 
-def _background(backgrounds, shape):
-    """A random scene crop, or (one time in five, or with no scenes) a flat/gradient colour."""
+def colour_texture(shape):
+    """A colourful synthetic scene (HxWx3 float32 0..255): smooth blobs of saturated colour
+    crossed by stripes, what wall paintings, posters and stage sets put behind people."""
+    cells = tf.random.uniform([2], 2, 9, tf.int32)
+    blobs = tf.image.resize(tf.random.uniform([cells[0], cells[1], 3], 0, 255), shape)
+    y = tf.range(shape[0], dtype=tf.float32)[:, None]
+    x = tf.range(shape[1], dtype=tf.float32)[None, :]
+    angle, period = _uniform(0.0, math.pi), _uniform(6.0, 40.0)
+    stripes = tf.cast(tf.sin((x * tf.cos(angle) + y * tf.sin(angle)) * 2 * math.pi / period) > 0,
+                      tf.float32)[:, :, None]
+    ink = tf.random.uniform([3], 0, 255)
+    share = _uniform(0.0, 0.7)
+    return blobs * (1 - share * stripes) + ink * share * stripes
+
+
+def _background(backgrounds, shape, textures=0.0):
+    """A random scene crop, or (one time in five, or with no scenes) a flat/gradient colour;
+    a share ``textures`` of them a colourful synthetic texture instead."""
+    if not textures:
+        return _plain_background(backgrounds, shape)
+    return tf.cond(_uniform() < textures, lambda: colour_texture(shape),
+                   lambda: _plain_background(backgrounds, shape))
+
+
+def _plain_background(backgrounds, shape):
     def colour():
         top, bottom = tf.random.uniform([3], 0, 255), tf.random.uniform([3], 0, 255)
         ramp = tf.linspace(0.0, 1.0, shape[0])[:, None, None]
@@ -168,36 +229,76 @@ def _occlude(image, mask, backgrounds, shape):
                     _uniform(0.01, 0.05) * w, _uniform(0.3, 0.8) * h)
         if k:  # the second bar, 70% of the time
             cover = cover * tf.cast(_uniform() < 0.7, tf.float32)
-        texture = _jitter(_background(backgrounds, shape), 1.0)
+        texture = _jitter(_plain_background(backgrounds, shape), 1.0)
         image = image * (1 - cover) + texture * cover
         mask = mask * (1 - cover)
     return image, mask
 
 
-def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0, occluders=0.0,
-            motion_blur=0.0):
-    """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1)``.
-    With probability ``negatives`` (given scenes) the sample is a scene alone, mask empty;
-    with probability ``occluders`` bars of scene texture stand in front (``_occlude``); with
-    probability ``motion_blur`` frame and mask are smeared along a line (``_motion_blur``)."""
-    image = tf.cast(image, tf.float32)
+def rotate(stack, angle):
+    """``stack`` (HxWxC) turned by ``angle`` radians about its centre, edge pixels repeated
+    beyond the photo, and one channel appended, last: 1 where the photo was, 0 beyond it."""
+    h, w = tf.cast(tf.shape(stack)[0], tf.float32), tf.cast(tf.shape(stack)[1], tf.float32)
+    c, s = tf.cos(angle), tf.sin(angle)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    # output (x, y) -> input (c x - s y + ..., s x + c y + ...): a turn about the centre
+    transform = tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0.0, 0.0])[None]
+    ones = tf.ones_like(stack[:, :, :1])
+
+    def turn(image, mode):
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=image[None], transforms=transform, output_shape=tf.shape(stack)[:2],
+            fill_value=0.0, interpolation="BILINEAR", fill_mode=mode)[0]
+    return tf.concat([turn(stack, "NEAREST"), turn(ones, "CONSTANT")], axis=2)
+
+
+def _turn_angle(max_angle):
+    """Radians: within +-``max_angle`` degrees, or one time in ten upside down (180 +- 30)."""
+    angle = _uniform(-max_angle, max_angle)
+    angle = tf.where(_uniform() < 0.1, 180.0 + _uniform(-30.0, 30.0), angle)
+    return angle * (math.pi / 180.0)
+
+
+def _split_mask(mask):
+    """(mask HxWx1 0..1, valid HxWx1 0/1) from a uint8 mask of one channel (all valid) or two
+    (the label and its validity, 255 = counted; ``data.load_pair`` writes it for ignore values)."""
     mask = tf.cast(mask, tf.float32) / 255.0
-    stack = _zoom(tf.concat([image, mask], axis=2), shape)
+    if mask.shape[-1] == 2:
+        return mask[:, :, :1], mask[:, :, 1:2]
+    return mask, tf.ones_like(mask)
+
+
+def augment(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation()):
+    """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1 or
+    IGNORE)`` from an RGB uint8 photo and its uint8 mask (see ``_split_mask``), put through
+    ``augmentation`` (see ``Augmentation``)."""
+    a = augmentation
+    image = tf.cast(image, tf.float32)
+    mask, valid = _split_mask(mask)
+    small = _uniform() < a.small
+    stack = tf.concat([image, mask, valid], axis=2)
+    if a.rotate:
+        stack = tf.cond(_uniform() < a.rotate, lambda: rotate(stack, _turn_angle(a.max_angle)),
+                        lambda: tf.concat([stack, tf.ones_like(mask)], axis=2))
+        # beyond the turned photo nothing is known: not valid, unless pasted
+        stack = tf.concat([stack[:, :, :4], stack[:, :, 4:5] * stack[:, :, 5:6]], axis=2)
+    stack = _zoom(stack, shape, small)
     cut_at_bottom = tf.reduce_max(stack[-1, :, 3]) > 0.5
     stack = tf.image.random_flip_left_right(_place(stack, shape, cut_at_bottom))
-    person, mask, inside = stack[:, :, :3], stack[:, :, 3:4], stack[:, :, 4:5]
-    composite = _uniform() < COMPOSITE_PROBABILITY
-    if negatives and backgrounds is not None:  # what is not a person: poles, animals, prams
-        empty = _uniform() < negatives
+    person, mask, valid, inside = stack[:, :, :3], stack[:, :, 3:4], stack[:, :, 4:5], stack[:, :, 5:6]
+    composite = (_uniform() < a.composite) | small
+    if a.negatives and backgrounds is not None:  # what is not a person: poles, animals, prams
+        empty = _uniform() < a.negatives
         mask = tf.where(empty, tf.zeros_like(mask), mask)
         composite = tf.logical_or(composite, empty)
-    mask = tf.where(composite, mask * inside, mask)  # pasted: the person ends with the photo
+    # pasted: the person ends with the photo, and what was not known is pasted over
+    mask = tf.where(composite, mask * inside * tf.cast(valid > 0.5, tf.float32), mask)
     person = tf.cond(composite, lambda: _jitter(person, 0.5), lambda: person)
-    mixed = person * mask + _jitter(_background(backgrounds, shape), 1.0) * (1 - mask)
+    mixed = person * mask + _jitter(_background(backgrounds, shape, a.textures), 1.0) * (1 - mask)
     image = tf.where(composite, mixed, person)
-    image, mask = tf.cond(_uniform() < occluders,
+    image, mask = tf.cond(_uniform() < a.occluders,
                           lambda: _occlude(image, mask, backgrounds, shape), lambda: (image, mask))
-    blurred = tf.cond(_uniform() < motion_blur,
+    blurred = tf.cond(_uniform() < a.motion_blur,
                       lambda: _motion_blur(tf.concat([image, mask], axis=2)),
                       lambda: tf.concat([image, mask], axis=2))
     image, mask = blurred[:, :, :3], blurred[:, :, 3:4]
@@ -208,8 +309,10 @@ def augment(image, mask, shape, backgrounds=None, grey=False, negatives=0.0, occ
         image = tf.cond(_uniform() < GREY_PROBABILITY,
                         lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image)),
                         lambda: image)
-    # kept own scene: the repeated edges are no one's business, as in the engine's letterbox
-    mask = tf.where(composite | (inside > 0.5), tf.clip_by_value(mask, 0.0, 1.0), losses.IGNORE)
+    # kept own scene: the repeated edges are no one's business, as in the engine's letterbox,
+    # and neither is what the labels mark unknown
+    counted = composite | ((inside > 0.5) & (valid > 0.5))
+    mask = tf.where(counted, tf.clip_by_value(mask, 0.0, 1.0), losses.IGNORE)
     return image, mask
 
 
@@ -236,22 +339,21 @@ def distil(images, masks, teacher, weight, grey=False):
 
 
 def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
-                     negatives=0.0, teacher=None, teacher_weight=0.3, occluders=0.0,
-                     motion_blur=0.0):
+                     augmentation=Augmentation(), teacher=None, teacher_weight=0.3):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
+    ``masks``: uint8, HxW, or HxWx2 with a validity channel (``data.load_pair``).
     With a ``teacher`` model, targets are blended with its predictions (``distil``)."""
     if not images:
         raise ValueError("no training pairs could be loaded")
     ragged = _ragged_backgrounds(backgrounds)
-    signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 1], tf.uint8))
+    signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 2], tf.uint8))
     per_shape = []
     # with a teacher the samples stay in colour until it has seen them
     sample_grey = grey and teacher is None
     for k, shape in enumerate(train_shapes(size)):
         data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, negatives,
-                                                      occluders, motion_blur),
+        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, augmentation),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         per_shape.append(data.batch(batch_size, drop_remainder=True))
     batches = tf.data.Dataset.sample_from_datasets(per_shape, seed=seed)
@@ -261,27 +363,43 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
 
 
 def letterbox(image, mask, size=256):
-    """Fit (image, mask) inside size x size keeping the aspect ratio, as the engine's Segmenter
-    does: scaled, then padded at the bottom and right by repeating the edge pixels (black bars
-    are never seen in training and cost the model ~0.15 IoU on them). The mask's padding is
-    ``losses.IGNORE``: the engine crops it away, so neither the loss nor the metrics count it
-    (counted, the repeated edges of a person cost the figure ~0.06 IoU for nothing)."""
+    """Fit (image, mask) into the engine's working shape for ``size`` (``working_shape``: at
+    most size x size pixels, aspect kept, sides multiples of 32, e.g. 288x224 for 4:3), as its
+    Segmenter does: scaled, then padded at the bottom and right by repeating the edge pixels
+    (black bars are never seen in training and cost the model ~0.15 IoU on them). The mask's
+    padding, and what a two-channel mask marks not valid, is ``losses.IGNORE``: the engine
+    crops the padding away, so neither the loss nor the metrics count it."""
     h, w = image.shape[:2]
-    scale = size / max(h, w)
-    nh, nw = round(h * scale), round(w * scale)
+    nh, nw, ph, pw = working_shape(h, w, size)
     image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA).reshape(nh, nw, -1)
-    mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    out_i = cv2.copyMakeBorder(image, 0, size - nh, 0, size - nw, cv2.BORDER_REPLICATE)
-    out_m = np.full((size, size, 1), losses.IGNORE, np.float32)
-    out_m[:nh, :nw, 0] = mask.reshape(nh, nw)
-    return out_i.reshape(size, size, -1).astype(np.float32), out_m
+    mask = cv2.resize(with_validity(mask), (nw, nh), interpolation=cv2.INTER_AREA)
+    mask = mask.reshape(nh, nw, 2).astype(np.float32) / 255.0
+    out_i = cv2.copyMakeBorder(image, 0, ph - nh, 0, pw - nw, cv2.BORDER_REPLICATE)
+    out_m = np.full((ph, pw, 1), losses.IGNORE, np.float32)
+    out_m[:nh, :nw, 0] = np.where(mask[:, :, 1] > 0.5, mask[:, :, 0], losses.IGNORE)
+    return out_i.reshape(ph, pw, -1).astype(np.float32), out_m
 
 
 def validation_dataset(images, masks, batch_size, grey=False, size=256):
-    """Validation pairs letterboxed to size x size, in a fixed order."""
-    pairs = [letterbox(i, m, size) for i, m in zip(images, masks)]
-    x = np.stack([p[0] for p in pairs]) if pairs else np.zeros((0, size, size, 3), np.float32)
-    y = np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, size, size, 1), np.float32)
-    if grey:
-        x = x @ np.array([0.2989, 0.5870, 0.1140], np.float32)[:, None]
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    """Validation pairs letterboxed as the engine does (``letterbox``), in a fixed order
+    within each working shape, batched by shape (a batch holds one shape)."""
+    by_shape: dict = {}
+    for i, m in zip(images, masks):
+        x, y = letterbox(i, m, size)
+        by_shape.setdefault(x.shape[:2], []).append((x, y))
+    sets = []
+    for shape in sorted(by_shape):
+        x = np.stack([p[0] for p in by_shape[shape]])
+        if grey:
+            x = x @ np.array([0.2989, 0.5870, 0.1140], np.float32)[:, None]
+        y = np.stack([p[1] for p in by_shape[shape]])
+        sets.append(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))
+    if not sets:
+        channels = 1 if grey else 3
+        return tf.data.Dataset.from_tensor_slices(
+            (np.zeros((0, size, size, channels), np.float32),
+             np.zeros((0, size, size, 1), np.float32))).batch(batch_size)
+    out = sets[0]
+    for more in sets[1:]:
+        out = out.concatenate(more)
+    return out

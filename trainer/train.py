@@ -59,6 +59,18 @@ def parse_args(argv=None):
                         "(poles, door frames)")
     p.add_argument("--motion-blur", type=float, default=0.0, metavar="SHARE",
                    help="share of samples smeared along a line, frame and mask alike")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="SHARE",
+                   help="share of samples turned by up to --max-angle degrees (a tenth of them "
+                        "upside down): limbs and bodies in unusual poses")
+    p.add_argument("--max-angle", type=float, default=60.0)
+    p.add_argument("--small", type=float, default=0.0, metavar="SHARE",
+                   help="share of samples with the person 10-30%% of the frame high, composited")
+    p.add_argument("--textures", type=float, default=0.0, metavar="SHARE",
+                   help="share of composites over a colourful synthetic texture")
+    p.add_argument("--ignore", action="append", default=[], metavar="FOLDER=VALUE",
+                   help="in the masks of this data folder VALUE means unknown, counted nowhere "
+                        "(e.g. ../shared/data/video-masks=128); a folder's labels.json says "
+                        "the same")
     p.add_argument("--leave-out", metavar="NAME",
                    help="in each data folder, a file of this name lists image stems to leave out "
                         "of training, e.g. PASSERSBY.txt (photos whose masks miss people)")
@@ -74,7 +86,12 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.ema is not None and not 0.0 < args.ema < 1.0:
         p.error(f"--ema must lie between 0 and 1, got {args.ema}")
-    for name in ("negatives", "occluders", "motion_blur"):
+    try:
+        args.ignore = {os.path.normpath(f): int(v) for f, v in
+                       (item.rsplit("=", 1) for item in args.ignore)}
+    except ValueError:
+        p.error("--ignore takes FOLDER=VALUE, VALUE a mask value 0..255")
+    for name in ("negatives", "occluders", "motion_blur", "rotate", "small", "textures"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             p.error(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
     if not 0.0 < args.teacher_weight < 0.5:
@@ -139,8 +156,16 @@ def build(args) -> keras.Model:
     return net
 
 
+def augmentation(args) -> pipeline.Augmentation:
+    return pipeline.Augmentation(negatives=args.negatives, occluders=args.occluders,
+                                 motion_blur=args.motion_blur, rotate=args.rotate,
+                                 max_angle=args.max_angle, small=args.small,
+                                 textures=args.textures)
+
+
 def load_data(args):
-    pairs = [pair for folder in args.data for pair in data.find_pairs(folder)]
+    pairs = [pair for folder in args.data
+             for pair in data.find_pairs(folder, args.ignore.get(os.path.normpath(folder)))]
     train_pairs, val_pairs = data.split(pairs)
     if args.leave_out:
         train_pairs, dropped = data.leave_out(train_pairs, args.leave_out)
@@ -152,9 +177,8 @@ def load_data(args):
     grey = args.mode == "gray"
     teacher = likeunet.load_keras(args.teacher) if args.teacher else None
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
-                                          args.size, grey, args.seed, args.negatives,
-                                          teacher, args.teacher_weight, args.occluders,
-                                          args.motion_blur)
+                                          args.size, grey, args.seed, augmentation(args),
+                                          teacher, args.teacher_weight)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     return train_set, val_set
 
