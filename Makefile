@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+TEACHER := .venv-teacher
+VIDEOS ?= ../shared/data/videos
+LABELS ?= cache/teacher-labels
+
+.PHONY: run test bench clean teacher-labels
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -19,5 +23,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(VENV)/bin/python benchmarks/bench_engine.py
 
+# pseudo-labels for training on people in motion, in their own environment (see trainer/teacher_labels.py)
+$(TEACHER)/.installed: trainer/teacher-requirements.txt
+	test -x $(TEACHER)/bin/python || $(PYTHON) -m venv $(TEACHER)
+	$(TEACHER)/bin/python -m pip install --quiet --disable-pip-version-check -r trainer/teacher-requirements.txt
+	touch $@
+
+teacher-labels: $(TEACHER)/.installed
+	$(TEACHER)/bin/python -m trainer.teacher_labels $(VIDEOS) --out $(LABELS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TEACHER) build *.egg-info
