@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 MODEL_HELP = "rgb, gray, or a .tflite/.keras file (default: rgb)"
@@ -62,9 +63,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a logout, a service manager, ``timeout``): unwinds like Ctrl+C, so
+    that every temporary output is removed on the way out."""
+
+
+def _terminate(signum, _frame):
+    raise Terminated(signum)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
+    handled = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    # the window handles its own closing
+    previous = {s: signal.signal(s, _terminate) for s in handled} if command != "gui" else {}
+    try:
+        return _run(command, args)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(command, args) -> int:
     from humanmatting_gui.errors import HumanMattingError
 
     try:
@@ -83,6 +104,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\nhumanmatting: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print("\nhumanmatting: terminated", file=sys.stderr)
+        return 128 + exc.args[0]
 
 
 def _gui(args) -> int:
@@ -113,6 +137,8 @@ def _export(args) -> int:
                             args.overwrite)
     result = export_video(request, progress)
     bar.finish()
+    for note in result.notes:
+        print(f"humanmatting: note: {note}", file=sys.stderr)
     print(f"wrote {result.path}: {result.frames} frames in {result.seconds:.1f} s "
           f"({result.fps:.1f} fps)")
     return 0

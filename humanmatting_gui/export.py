@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import av
 import numpy as np
 
 from humanmatting_gui.compositing import Compositor
@@ -42,6 +43,7 @@ class ExportResult:
     path: str
     frames: int
     seconds: float
+    notes: tuple[str, ...] = ()  # what a user should know of the result (a changed size)
 
     @property
     def fps(self) -> float:
@@ -60,14 +62,24 @@ def export_video(request: ExportRequest, progress=None, cancelled=None) -> Expor
     """Run one export. ``progress(done, total)`` is called after each frame (total may be 0
     when unknown); ``cancelled()`` returning True stops it and raises Cancelled.
 
-    Raises InputError (not a video, no frames), OutputError (existing output without
-    overwrite, unwritable folder, unknown or unsupported format), ModelFileError.
+    Raises InputError (not a video, no frames, a file that ends before the frames it
+    announces), OutputError (existing output without overwrite, unwritable folder or full
+    disk, unknown or unsupported format), ModelFileError. On any of them, and on an
+    interrupt, nothing is left behind.
     """
     fmt = FORMATS.get(request.format)
     if fmt is None:
         raise OutputError(f"unknown format {request.format!r}: choose from {', '.join(FORMATS)}")
     check_encoder(fmt)
-    target = AtomicOutput(request.output, request.overwrite)
+    try:
+        return _export(request, fmt, progress, cancelled)
+    except (av.FFmpegError, OSError) as exc:  # the encoder or the disk failed while writing
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(f"cannot write {request.output}: {reason}") from None
+
+
+def _export(request, fmt, progress, cancelled) -> ExportResult:
+    target = AtomicOutput(request.output, request.overwrite, folder=fmt.extension == "")
     segmenter = Segmenter(request.model, request.settings)
     compositor = Compositor("transparent" if fmt.alpha else request.background)
     start = time.perf_counter()
@@ -82,7 +94,7 @@ def export_video(request: ExportRequest, progress=None, cancelled=None) -> Expor
                 if kind == "audio":
                     pending_audio.append(item) if writer is None else writer.write_audio(item)
                     continue
-                frame = _even(item, fmt)
+                frame, shape_in = _even(item, fmt), item.shape
                 alpha = segmenter.segment(frame)
                 if writer is None:
                     writer = VideoWriter(target.temp, fmt, frame.shape[1], frame.shape[0],
@@ -102,5 +114,14 @@ def export_video(request: ExportRequest, progress=None, cancelled=None) -> Expor
                 writer.close()
         if done == 0:
             raise InputError(f"no video frames could be decoded from {request.source}")
+        stated = reader.info.frames
+        if stated and done < stated - 1:  # containers may miscount by one, never by half
+            raise InputError(f"{request.source} ends after {done} of its {stated} frames "
+                             "(a truncated or damaged file): nothing was written")
         target.commit()
-    return ExportResult(request.output, done, time.perf_counter() - start)
+    notes = ()
+    if frame.shape != shape_in:
+        notes = (f"{request.format} needs even sides: {shape_in[1]}x{shape_in[0]} was "
+                 f"written as {frame.shape[1]}x{frame.shape[0]} (png-sequence and "
+                 "mov-prores4444 keep every pixel)",)
+    return ExportResult(request.output, done, time.perf_counter() - start, notes)

@@ -40,7 +40,3 @@ class LatestSlot:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    def reopen(self) -> None:
-        with self._cond:
-            self._closed = False

@@ -93,6 +93,25 @@ class VideoSource:
         self._reader.close()
 
 
+def read_image(path: str) -> np.ndarray:
+    """A BGR uint8 image from ``path``. Raises InputError naming the file when it cannot be
+    read, is not an image, or is cut short (a JPEG without its end marker, a PNG without its
+    IEND chunk: half-downloaded files, which the decoders would fill with grey)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise InputError(f"{path} is cut short (a truncated JPEG)")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-64:]:
+        raise InputError(f"{path} is cut short (a truncated PNG)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        raise InputError(f"cannot read image {path}")
+    return image
+
+
 def list_images(folder: str) -> list[str]:
     """Image files under ``folder`` (recursively), sorted by path."""
     found = []
@@ -122,9 +141,11 @@ class ImageFolderSource:
                 return None
             path = self._paths[self._index % len(self._paths)]
             self._index += 1
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is not None:
-                return Frame(image, self._index, truth=self._truth(path, image.shape[:2]))
+            try:
+                image = read_image(path)
+            except InputError:
+                continue  # an unreadable image is skipped; a folder of only those fails below
+            return Frame(image, self._index, truth=self._truth(path, image.shape[:2]))
         raise SourceError(f"none of the images in {self.name} can be read")
 
     def _truth(self, path: str, shape) -> np.ndarray | None:

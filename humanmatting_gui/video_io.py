@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -227,29 +228,46 @@ class VideoWriter:
             self.container = None
 
 
+SEQUENCE_FILES = ("frame_", "audio.m4a")  # what a png-sequence export writes in its folder
+
+
 class AtomicOutput:
     """A temporary path beside ``final`` that becomes ``final`` only on ``commit()``;
-    ``discard()`` (or leaving a ``with`` block by an exception) removes it."""
+    ``discard()`` (or leaving a ``with`` block by an exception) removes it.
 
-    def __init__(self, final: str, overwrite: bool = False):
-        folder = os.path.dirname(os.path.abspath(final))
-        if os.path.exists(final) and not overwrite:
-            raise OutputError(f"{final} exists: pass --overwrite to replace it")
-        if not os.path.isdir(folder):
-            raise OutputError(f"output folder does not exist: {folder}")
+    ``folder=True``: the output is a folder (a png sequence). Nothing a user has is replaced
+    but with ``overwrite``, and then only a file by a file, or a folder that holds nothing but
+    an earlier sequence by a folder: never a folder by a file, nor other files. The temporary
+    name is unique, so a leftover from a killed run never blocks the next one."""
+
+    def __init__(self, final: str, overwrite: bool = False, folder: bool = False):
+        parent = os.path.dirname(os.path.abspath(final))
+        if os.path.exists(final):
+            if not overwrite:
+                raise OutputError(f"{final} exists: pass --overwrite to replace it")
+            _check_replaceable(final, folder)
+        if not os.path.isdir(parent):
+            raise OutputError(f"output folder does not exist: {parent}")
         stem, ext = os.path.splitext(os.path.basename(final))
-        self.final = final
-        self.temp = os.path.join(folder, f".{stem}.part{ext}")
+        self.final, self.folder = final, folder
         try:  # really try: permissions, read-only mounts and odd file systems all show here
-            with open(self.temp, "wb"):
-                pass
-            os.remove(self.temp)
+            if folder:
+                self.temp = tempfile.mkdtemp(prefix=f".{stem}.", suffix=".part", dir=parent)
+            else:
+                handle, self.temp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{ext}", dir=parent)
+                os.close(handle)
         except OSError as exc:
-            raise OutputError(f"output folder is not writable: {folder}") from exc
+            raise OutputError(f"output folder is not writable: {parent}") from exc
 
     def commit(self) -> None:
-        if os.path.isdir(self.final):
-            shutil.rmtree(self.final)
+        if self.folder and os.path.isdir(self.final):
+            _check_replaceable(self.final, True)  # again: it may have changed meanwhile
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(self.final)}.", suffix=".old",
+                                   dir=os.path.dirname(os.path.abspath(self.final)))
+            os.replace(self.final, os.path.join(old, "previous"))
+            os.replace(self.temp, self.final)
+            shutil.rmtree(old)
+            return
         os.replace(self.temp, self.final)
 
     def discard(self) -> None:
@@ -264,3 +282,15 @@ class AtomicOutput:
     def __exit__(self, exc_type, *rest):
         if exc_type is not None:
             self.discard()
+
+
+def _check_replaceable(final: str, folder: bool) -> None:
+    if os.path.isdir(final) != folder:
+        kind = "a folder" if os.path.isdir(final) else "a file"
+        raise OutputError(f"{final} is {kind}: it is not replaced by this export; choose another name")
+    if folder:
+        others = [n for n in os.listdir(final) if not n.startswith(SEQUENCE_FILES)
+                  or os.path.isdir(os.path.join(final, n))]
+        if others:
+            raise OutputError(f"{final} holds files that are not an earlier export "
+                              f"({others[0]}...): it is not replaced; choose another name")

@@ -106,9 +106,10 @@ def test_drop_an_image_to_cut_it_out(qtbot, window, tmp_path):
     image, _ = person_image(90, 120)
     path = tmp_path / "person.png"
     cv2.imwrite(str(path), image)
-    drop(window, path)
-    dialog = window.dialogs[-1]
-    assert isinstance(dialog, CutoutDialog)
+    with qtbot.waitSignal(window.cutout_shown, timeout=WAIT) as shown:
+        drop(window, path)  # the cut-out is made off the GUI thread
+    dialog = shown.args[0]
+    assert isinstance(dialog, CutoutDialog) and dialog in window.dialogs
     target = tmp_path / "out.png"
     assert dialog.save(dialog.rgba, str(target))
     saved = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
@@ -317,3 +318,131 @@ def test_virtual_camera_toggle(qtbot, window, clip, monkeypatch):
     qtbot.waitUntil(lambda: bool(FakeDevice.opened) and len(FakeDevice.opened[-1].frames) >= 3, timeout=WAIT)
     assert (FakeDevice.opened[-1].width, FakeDevice.opened[-1].height) == (96, 64)
     window.virtualcam.setChecked(False)
+
+
+def test_headless_run_on_a_missing_source_ends_with_an_error(qtbot, models_env, tmp_path, capsys):
+    assert ui_app.run(str(tmp_path / "missing.mp4"), None, None, 10, str(tmp_path / "s.png")) == 1
+    assert "missing.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_headless_run_on_a_folder_of_unreadable_images_ends(qtbot, models_env, tmp_path, capsys):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for k in range(3):
+        (folder / f"{k}.jpg").write_bytes(b"\xff\xd8 not really")
+    assert ui_app.run(str(folder), None, None, 10, None, paced=False) == 1
+    assert "none of the images" in capsys.readouterr().err
+
+
+def test_a_missing_source_is_a_message_in_the_window(window, tmp_path):
+    assert not window.open_source(str(tmp_path / "missing.mp4"))
+    assert "missing.mp4" in window.message.text
+
+
+def test_a_model_file_is_used_and_a_bad_one_is_a_message(qtbot, window, clip, models_env, tmp_path):
+    window.mask_panel.set_model(str(models_env / "likeunet-gray.tflite"))
+    window._request_changed()
+    assert window.worker.request.model == str(models_env / "likeunet-gray.tflite")
+    assert "likeunet-gray.tflite" in window.mask_panel.file.text()
+    window.open_source(str(clip))
+    next_result(qtbot, window)
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    window.mask_panel.set_model(str(bad))
+    window._request_changed()
+    qtbot.waitUntil(lambda: "bad.tflite" in window.message.text, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.worker.request.model == str(models_env / "likeunet-gray.tflite"),
+                    timeout=WAIT)
+    next_result(qtbot, window)  # frames keep coming with the model that worked
+
+
+def test_headless_run_takes_a_model_path(qtbot, models_env, clip, tmp_path, capsys, monkeypatch):
+    seen = []
+    from humanmatting_gui import live
+
+    process = live.LiveProcessor.process
+
+    def spy(self, frame, request):
+        seen.append(request.model)
+        return process(self, frame, request)
+    monkeypatch.setattr(live.LiveProcessor, "process", spy)
+    path = str(models_env / "likeunet-gray.tflite")
+    assert ui_app.run(str(clip), None, path, 3, None) == 0
+    assert seen and set(seen) == {path}
+
+
+def test_an_unexpected_error_in_the_worker_is_a_message_and_frames_go_on(qtbot, window, clip, monkeypatch):
+    process = LiveProcessor.process
+    calls = {"n": 0}
+
+    def flaky(self, frame, request):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("device went away")
+        return process(self, frame, request)
+    monkeypatch.setattr(LiveProcessor, "process", flaky)
+    window.open_source(str(clip))
+    qtbot.waitUntil(lambda: "device went away" in window.message.text, timeout=WAIT)
+    next_result(qtbot, window)
+    assert window.worker.isRunning()
+
+
+def test_a_rejected_request_never_undoes_a_newer_one(qtbot, window, models_env, tmp_path):
+    """The worker reports a rejection; if the user has chosen again meanwhile, that stands."""
+    from humanmatting_gui.live import LiveRequest
+
+    newer = LiveRequest(model="gray")
+    window.worker.set_request(newer)
+    window._request_rejected("bad model", LiveRequest(model=str(tmp_path / "x.tflite")), LiveRequest())
+    assert window.worker.request is newer and "bad model" in window.message.text
+
+
+def test_export_dialog_reports_any_error_and_can_start_again(qtbot, window, clip, tmp_path, monkeypatch):
+    from humanmatting_gui.ui import export_dialog
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("encoder crashed")
+    monkeypatch.setattr(export_dialog, "export_video", boom)
+    dialog = window.open_export_dialog()
+    dialog.source.setText(str(clip))
+    dialog.output.setText(str(tmp_path / "x.mp4"))
+    dialog.begin()
+    qtbot.waitUntil(lambda: dialog.thread is None, timeout=WAIT)
+    assert "encoder crashed" in dialog.status.text() and dialog.start.isEnabled()
+    dialog.close()
+
+
+def test_closed_dialogs_are_let_go(qtbot, window, tmp_path):
+    image, _ = person_image(60, 80)
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), image)
+    with qtbot.waitSignal(window.cutout_shown, timeout=WAIT) as shown:
+        window.cut_out(str(path))
+    export = window.open_export_dialog()
+    assert len(window.dialogs) == 2
+    shown.args[0].close()
+    export.close()
+    qtbot.waitUntil(lambda: not window.dialogs, timeout=WAIT)
+
+
+def test_a_bad_dropped_image_is_a_message(qtbot, window, tmp_path):
+    path = tmp_path / "half.jpg"
+    cv2.imwrite(str(path), person_image(60, 80)[0])
+    path.write_bytes(path.read_bytes()[:300])
+    drop(window, path)
+    qtbot.waitUntil(lambda: "half.jpg" in window.message.text, timeout=WAIT)
+
+
+def test_readouts_are_stamped_when_the_frame_is_painted(qtbot, window, clip):
+    window.open_source(str(clip))
+    with qtbot.waitSignal(window.view.painted, timeout=WAIT):
+        pass
+    with qtbot.waitSignal(window.frame_shown, timeout=WAIT) as blocker:
+        pass
+    result, shown_at = blocker.args
+    assert shown_at >= result.captured
+    # a frame handed over but not yet painted is not counted as shown
+    window._unpainted = None
+    window._painted(shown_at + 1)
+    assert window.plots is not None

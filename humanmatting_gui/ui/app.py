@@ -24,6 +24,7 @@ class RunRecorder:
 
     def __init__(self, window: MainWindow, frames: int, screenshot: str | None):
         self.window, self.frames, self.screenshot = window, frames, screenshot
+        self.error = None
         self.shown, self.latency, self.iou = [], [], []
         self.kind = "stability"
         self.longest_stall = 0.0
@@ -33,6 +34,13 @@ class RunRecorder:
         self.heartbeat.timeout.connect(self._beat)
         self.heartbeat.start()
         window.frame_shown.connect(self._frame)
+        window.source_stopped.connect(self._stopped)
+
+    def _stopped(self, message: str, failed: bool) -> None:
+        """The source failed or ended before N frames were shown: end the run all the same."""
+        if len(self.shown) < self.frames:
+            self.error = message if failed else None
+            QTimer.singleShot(0, self.finish)
 
     def _beat(self) -> None:
         now = time.perf_counter()
@@ -63,6 +71,10 @@ class RunRecorder:
                 "screenshot": self.screenshot}
 
     def finish(self) -> None:
+        if self.error is not None:
+            print(f"humanmatting: error: {self.error}", file=sys.stderr)
+            self.window.close()
+            return
         self.window.plots.refresh()
         if self.screenshot:
             self.window.grab().save(self.screenshot)
@@ -80,7 +92,7 @@ def run(source=None, background=None, model=None, frames=None, screenshot=None, 
     app.setApplicationName("humanmatting")
     window = MainWindow(remember=frames is None)
     if model:
-        window.mask_panel.set_model("gray" if model in ("gray", "grey") else "rgb")
+        window.mask_panel.set_model(model)
         window._request_changed()
     if background and not window.apply_background_spec(background) and frames is not None:
         print(f"humanmatting: error: {window.message.label.text()}", file=sys.stderr)
@@ -88,11 +100,13 @@ def run(source=None, background=None, model=None, frames=None, screenshot=None, 
         return 2
     recorder = RunRecorder(window, frames, screenshot) if frames else None
     window.show()
+    # a source asked for is always tried (and a failure shown); the one remembered from the
+    # last run only if it is still there
     start = source or window.last_saved_source
-    if start and (start.isdigit() or os.path.exists(start)):
+    if source or (start and (start.isdigit() or os.path.exists(start))):
         if not window.open_source(start, paced) and recorder is not None:
             print(f"humanmatting: error: {window.message.label.text()}", file=sys.stderr)
             window.close()
             return 1
     app.exec()
-    return 0
+    return 1 if recorder is not None and recorder.error is not None else 0

@@ -47,6 +47,8 @@ class CaptureThread(QThread):
                     self._stop.wait(max(0.0, next_due - time.perf_counter()))
         except SourceError as exc:
             self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the thread's boundary: say it, never die mute
+            self.failed.emit(f"{self.source.name} failed: {exc}")
         finally:
             self.source.close()
 

@@ -6,31 +6,74 @@ import os
 
 import cv2
 import numpy as np
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout
 
 from humanmatting_gui.batch import cutout
 from humanmatting_gui.compositing import Background, Compositor
 from humanmatting_gui.live import checkerboard
-from humanmatting_gui.segmenter import Segmenter
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+from humanmatting_gui.sources import read_image
 from humanmatting_gui.ui.video_view import VideoView
 
 
-class CutoutDialog(QDialog):
-    """Segments ``image`` (BGR) once, at full resolution, with the current model and settings."""
+@dataclass(frozen=True)
+class Cutout:
+    path: str
+    image: np.ndarray
+    alpha: np.ndarray
+    rgba: np.ndarray
+    composited: np.ndarray
 
-    def __init__(self, path: str, image: np.ndarray, segmenter: Segmenter, background: Background,
+
+def make_cutout(path: str, model: str, settings: SegmenterSettings, background: Background) -> Cutout:
+    """Read, segment once at full resolution, composite (no Qt: runs off the GUI thread)."""
+    image = read_image(path)
+    alpha = Segmenter(model, settings).segment(image)
+    compositor = Compositor(background)
+    try:
+        composited = compositor.composite(image, alpha)
+    finally:
+        compositor.close()
+    return Cutout(path, image, alpha, cutout(image, alpha, None), composited)
+
+
+class CutoutThread(QThread):
+    """Makes one cut-out; ``done(Cutout)`` or ``errored(message)``, then ``finished``."""
+
+    done = Signal(object)
+    errored = Signal(str)
+
+    def __init__(self, path: str, model: str, settings: SegmenterSettings, background: Background,
                  parent=None):
         super().__init__(parent)
+        self.args = (path, model, settings, background)
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        try:
+            made = make_cutout(*self.args)
+        except Exception as exc:  # noqa: BLE001 - the thread's boundary; HumanMattingError mostly
+            self.errored.emit(str(exc))
+            return
+        if not self.cancelled.is_set():
+            self.done.emit(made)
+
+
+class CutoutDialog(QDialog):
+    """Shows a Cutout over the current background; saves it. Freed when closed."""
+
+    def __init__(self, made: Cutout, parent=None):
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        path, image = made.path, made.image
         self.setWindowTitle(f"Cut-out: {os.path.basename(path)}")
         self.resize(900, 700)
         self.path = path
-        self.alpha = segmenter.segment(image)
-        self.rgba = cutout(image, self.alpha, None)
-        compositor = Compositor(background)
-        try:
-            self.composited = compositor.composite(image, self.alpha)
-        finally:
-            compositor.close()
+        self.alpha, self.rgba, self.composited = made.alpha, made.rgba, made.composited
         shown = self.composited
         if shown.shape[2] == 4:
             board = checkerboard(*image.shape[:2])
@@ -48,7 +91,7 @@ class CutoutDialog(QDialog):
         self.save_composited = QPushButton("Save composited…")
         buttons.addButton(self.save_png, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.save_composited, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.rejected.connect(self.reject)
+        buttons.rejected.connect(self.close)
         self.save_png.clicked.connect(lambda: self._ask_and_save(self.rgba, "-cutout.png"))
         self.save_composited.clicked.connect(lambda: self._ask_and_save(self.composited, "-composited.png"))
         layout.addWidget(buttons)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout)
 
@@ -37,13 +37,18 @@ class ExportThread(QThread):
             self.failed.emit("Export cancelled; nothing was written.")
         except HumanMattingError as exc:
             self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the thread's boundary: the dialog must hear
+            self.failed.emit(f"Export failed: {exc}")
         else:
-            self.finished_ok.emit(f"Wrote {result.path}: {result.frames} frames at {result.fps:.1f} fps.")
+            notes = "".join(f" Note: {n}." for n in result.notes)
+            self.finished_ok.emit(f"Wrote {result.path}: {result.frames} frames at "
+                                  f"{result.fps:.1f} fps.{notes}")
 
 
 class ExportDialog(QDialog):
     def __init__(self, source: str = "", background: str = "blur", model: str = "rgb", parent=None):
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle("Export video")
         self.thread = None
         layout = QVBoxLayout(self)

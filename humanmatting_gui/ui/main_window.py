@@ -15,12 +15,11 @@ from humanmatting_gui.compositing import parse_background
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.latest import LatestSlot
 from humanmatting_gui.live import LiveRequest
-from humanmatting_gui.segmenter import Segmenter
 from humanmatting_gui.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
 from humanmatting_gui.ui import settings as stored
 from humanmatting_gui.ui.background_panel import BackgroundPanel
 from humanmatting_gui.ui.capture import CaptureThread
-from humanmatting_gui.ui.cutout_dialog import CutoutDialog
+from humanmatting_gui.ui.cutout_dialog import CutoutDialog, CutoutThread
 from humanmatting_gui.ui.export_dialog import ExportDialog
 from humanmatting_gui.ui.mask_panel import MaskPanel
 from humanmatting_gui.ui.message_bar import MessageBar
@@ -39,6 +38,8 @@ class MainWindow(QMainWindow):
     the headless run and tests)."""
 
     frame_shown = Signal(object, float)
+    source_stopped = Signal(str, bool)  # (message, failed): the source failed or ended
+    cutout_shown = Signal(object)  # a dropped image's CutoutDialog, once it is ready
 
     def __init__(self, remember: bool = True):
         super().__init__()
@@ -48,11 +49,14 @@ class MainWindow(QMainWindow):
         self.source_spec = ""
         self.capture = None
         self.last_result = None
+        self._unpainted = None
         self.paused = False
         self.dialogs = []
+        self.jobs = []
         self.slot = LatestSlot()
         saved = stored.load() if remember else stored.Defaults()
         self.view = VideoView()
+        self.view.painted.connect(self._painted)
         self.message = MessageBar()
         self.source_panel = SourcePanel()
         self.background_panel = BackgroundPanel()
@@ -67,6 +71,7 @@ class MainWindow(QMainWindow):
         self.worker.result.connect(self.show_result)
         self.worker.rejected.connect(self._request_rejected)
         self.worker.sink_failed.connect(self._sink_failed)
+        self.worker.errored.connect(self.message.show_message)
         self.worker.start()
         self.source_panel.source_chosen.connect(self.open_source)
         self.background_panel.background_changed.connect(self._request_changed)
@@ -135,10 +140,13 @@ class MainWindow(QMainWindow):
         self.worker.set_request(self.current_request())
         self._show_status()
 
-    def _request_rejected(self, message: str, in_force: LiveRequest) -> None:
+    def _request_rejected(self, message: str, rejected: LiveRequest, in_force: LiveRequest) -> None:
         self.message.show_message(message)
+        if rejected != self.worker.request:
+            return  # the user has asked for something else meanwhile: that stands
         self.mask_panel.set_model(in_force.model)
         self.background_panel.set_background(in_force.background)
+        self.worker.set_request(in_force)
         self._show_status()
 
     def _set_mirror(self, on: bool) -> None:
@@ -185,16 +193,25 @@ class MainWindow(QMainWindow):
     def _source_failed(self, message: str) -> None:
         self.message.show_message(message)
         self.view.clear("The source stopped: choose another one")
+        self.source_stopped.emit(message, True)
 
     def _source_ended(self) -> None:
-        self.message.show_message(f"{os.path.basename(self.source_spec)} has ended")
+        message = f"{os.path.basename(self.source_spec)} has ended"
+        self.message.show_message(message)
+        self.source_stopped.emit(message, False)
 
     def show_result(self, result) -> None:
         if self.paused:
             return
-        self.last_result = result
+        self.last_result = self._unpainted = result
         self.view.show_frame(result.display)
-        shown_at = time.perf_counter()
+
+    def _painted(self, shown_at: float) -> None:
+        """A frame reached the screen: read-outs count it now, not when it was handed over
+        (results that came faster than paints were never seen, and are not counted)."""
+        result, self._unpainted = self._unpainted, None
+        if result is None:
+            return
         self.plots.add_frame(shown_at, (shown_at - result.captured) * 1000, result.iou, result.iou_kind)
         self.frame_shown.emit(result, shown_at)
 
@@ -227,7 +244,7 @@ class MainWindow(QMainWindow):
     def open_export_dialog(self) -> ExportDialog:
         source = self.source_spec if os.path.isfile(self.source_spec) else ""
         dialog = ExportDialog(source, self.background_panel.background.spec(), self.mask_panel.model, self)
-        self.dialogs.append(dialog)
+        self._keep(dialog)
         dialog.show()
         return dialog
 
@@ -251,20 +268,31 @@ class MainWindow(QMainWindow):
         else:
             self.message.show_message(f"Cannot use {os.path.basename(path)}: drop an image or a video")
 
-    def cut_out(self, path: str) -> CutoutDialog | None:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            self.message.show_message(f"Cannot read image {os.path.basename(path)}")
-            return None
-        try:
-            dialog = CutoutDialog(path, image, Segmenter(self.mask_panel.model, self.mask_panel.settings()),
-                                  self.background_panel.background, self)
-        except HumanMattingError as exc:
-            self.message.show_message(str(exc))
-            return None
-        self.dialogs.append(dialog)
+    def cut_out(self, path: str) -> CutoutThread:
+        """Cut ``path`` out off the GUI thread; a dialog shows it when done (``cutout_shown``),
+        a failure is a message."""
+        job = CutoutThread(path, self.mask_panel.model, self.mask_panel.settings(),
+                           self.background_panel.background, self)
+        job.done.connect(self._show_cutout)
+        job.errored.connect(self.message.show_message)
+        job.finished.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
+        job.finished.connect(job.deleteLater)
+        self.jobs.append(job)
+        self.statusBar().showMessage(f"Cutting out {os.path.basename(path)}…")
+        job.start()
+        return job
+
+    def _show_cutout(self, made) -> None:
+        dialog = CutoutDialog(made, self)
+        self._keep(dialog)
         dialog.show()
-        return dialog
+        self.cutout_shown.emit(dialog)
+        self._show_status()
+
+    def _keep(self, dialog) -> None:
+        """Hold an open dialog; it is let go (and freed) when it closes."""
+        self.dialogs.append(dialog)
+        dialog.destroyed.connect(lambda: self.dialogs.remove(dialog) if dialog in self.dialogs else None)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -293,8 +321,11 @@ class MainWindow(QMainWindow):
             stored.save(stored.Defaults(self.mask_panel.model, self.mask_panel.settings(),
                                         self.background_panel.background, self.source_spec,
                                         self.saveGeometry()))
-        for dialog in self.dialogs:
+        for dialog in list(self.dialogs):
             dialog.close()
+        for job in list(self.jobs):
+            job.cancelled.set()
+            job.wait()
         self.stop_source()
         self.worker.stop()
         super().closeEvent(event)

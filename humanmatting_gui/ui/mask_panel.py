@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QRadioButton, QSlider)
@@ -26,9 +28,12 @@ class MaskPanel(QGroupBox):
         form = QFormLayout(self)
         row = QHBoxLayout()
         self.rgb, self.gray = QRadioButton("RGB"), QRadioButton("Grey")
+        self.file = QRadioButton("File")  # a model file given by --model PATH
+        self.file.setVisible(False)
+        self.model_path = ""
         self.rgb.setChecked(True)
         self.models = QButtonGroup(self)
-        for button in (self.rgb, self.gray):
+        for button in (self.rgb, self.gray, self.file):
             self.models.addButton(button)
             row.addWidget(button)
         self.models.buttonToggled.connect(self._model_toggled)
@@ -54,11 +59,22 @@ class MaskPanel(QGroupBox):
 
     @property
     def model(self) -> str:
+        """``rgb``, ``gray`` or the path of a model file."""
+        if self.file.isChecked():
+            return self.model_path
         return "gray" if self.gray.isChecked() else "rgb"
 
     def set_model(self, model: str) -> None:
+        """``rgb``, ``gray`` (or ``grey``), or a model file's path, shown as a third choice."""
         self.models.blockSignals(True)
-        (self.gray if model == "gray" else self.rgb).setChecked(True)
+        if model in ("rgb", "gray", "grey"):
+            (self.rgb if model == "rgb" else self.gray).setChecked(True)
+        else:
+            self.model_path = model
+            self.file.setText(f"File: {os.path.basename(model)}")
+            self.file.setToolTip(model)
+            self.file.setVisible(True)
+            self.file.setChecked(True)
         self.models.blockSignals(False)
 
     def toggle_model(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -43,7 +44,8 @@ def load() -> Defaults:
         settings = base.settings
     model = str(s.value("model", base.model))
     geometry = s.value("geometry")
-    return Defaults(model if model in ("rgb", "gray") else base.model, settings, background,
+    known = model in ("rgb", "gray") or os.path.isfile(model)  # a model file may have gone
+    return Defaults(model if known else base.model, settings, background,
                     str(s.value("source", "")), geometry if isinstance(geometry, QByteArray) else None)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -20,7 +22,11 @@ def to_qimage(image: np.ndarray) -> QImage:
 
 
 class VideoView(QWidget):
-    """Paints the last frame given to ``show_frame``; ``mirrored`` flips it like a mirror."""
+    """Paints the last frame given to ``show_frame``; ``mirrored`` flips it like a mirror.
+    ``painted(time)`` fires when a frame has been drawn (``time.perf_counter()``): what the
+    user sees, for the latency and fps read-outs."""
+
+    painted = Signal(float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,3 +71,5 @@ class VideoView(QWidget):
             painter.drawImage(QRect(0, 0, rect.width(), rect.height()), self._image)
         else:
             painter.drawImage(rect, self._image)
+        painter.end()
+        self.painted.emit(time.perf_counter())

@@ -13,17 +13,23 @@ from humanmatting_gui.live import LiveProcessor, LiveRequest
 
 class InferenceWorker(QThread):
     """Processes frames from ``slot`` with the current LiveRequest. A request whose model or
-    background cannot be loaded is rejected: ``rejected(message, request still in force)``."""
+    background cannot be loaded is rejected: ``rejected(message, rejected request, request
+    still in force)``; the worker goes on with the one in force, and only the window sets a
+    new request. Any other error is caught here, at the thread's boundary: a failing frame
+    emits ``errored(message)`` (once until a frame succeeds again) and the stream goes on;
+    QThread's ``finished`` always fires."""
 
     result = Signal(object)
-    rejected = Signal(str, object)
+    rejected = Signal(str, object, object)
     sink_failed = Signal(str)
+    errored = Signal(str)
 
     def __init__(self, slot: LatestSlot, request: LiveRequest, threads: int | None = None, parent=None):
         super().__init__(parent)
         self.slot = slot
         self._request = request
         self._good = None
+        self._rejected = None
         self._threads = threads
         self._stop = threading.Event()
         self._reset = threading.Event()
@@ -48,8 +54,10 @@ class InferenceWorker(QThread):
         self._reset.set()
 
     def run(self) -> None:
-        processor = LiveProcessor(self._threads)
+        processor = None
+        failing = False
         try:
+            processor = LiveProcessor(self._threads)
             while not self._stop.is_set():
                 frame = self.slot.get(timeout=0.1)
                 if frame is None:
@@ -58,19 +66,33 @@ class InferenceWorker(QThread):
                     self._reset.clear()
                     processor.reset()
                 request = self._request
+                if request is self._rejected:  # until the window answers the rejection
+                    request = self._good or LiveRequest()
                 try:
                     result = processor.process(frame, request)
                 except HumanMattingError as exc:
-                    fallback = self._good or LiveRequest()
-                    self._request = fallback
-                    self.rejected.emit(str(exc), fallback)
+                    if request is not self._good:
+                        self._rejected = request
+                        self.rejected.emit(str(exc), request, self._good or LiveRequest())
+                    elif not failing:  # what worked fails now (a background file deleted)
+                        self.errored.emit(str(exc))
+                    failing = True
                     continue
+                except Exception as exc:  # noqa: BLE001 - the thread's boundary
+                    if not failing:
+                        self.errored.emit(f"Processing failed: {exc}")
+                    failing = True
+                    continue
+                failing = False
                 self._good = request
                 self.processed += 1
                 self.result.emit(result)
                 self._send(result)
+        except Exception as exc:  # noqa: BLE001 - the thread's boundary
+            self.errored.emit(f"The inference worker stopped: {exc}")
         finally:
-            processor.close()
+            if processor is not None:
+                processor.close()
             if self._active_sink is not None:
                 self._active_sink.close()
 
@@ -83,13 +105,14 @@ class InferenceWorker(QThread):
             return
         try:
             sink.send(result.output)
-        except HumanMattingError as exc:
+        except Exception as exc:  # noqa: BLE001 - a device error (v4l2loopback) is the sink's end
             self._sink = self._active_sink = None
             sink.close()
-            self.sink_failed.emit(str(exc))
+            message = str(exc) if isinstance(exc, HumanMattingError) else \
+                f"The virtual camera stopped: {exc}"
+            self.sink_failed.emit(message)
 
     def stop(self) -> None:
+        """Stop and wait for the thread (the window's slot stays usable: ``get`` times out)."""
         self._stop.set()
-        self.slot.close()
         self.wait()
-        self.slot.reopen()
