@@ -51,7 +51,11 @@ class VirtualCamera:
         h, w = frame.shape[:2]
         if self._camera is None or (self._camera.width, self._camera.height) != (w, h):
             self._open(w, h)
-        self._camera.send(np.ascontiguousarray(frame))
+        try:
+            self._camera.send(np.ascontiguousarray(frame))
+        except (RuntimeError, ValueError, OSError) as exc:  # a v4l2loopback write that failed
+            self.close()
+            raise OutputError(f"the virtual camera {self.name} stopped: {exc}") from exc
 
     def close(self) -> None:
         if self._camera is not None:

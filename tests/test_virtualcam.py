@@ -102,3 +102,13 @@ def _has_real_device():
         return True
     except RuntimeError:
         return False
+
+
+def test_a_device_write_that_fails_is_an_output_error(fake_backend, monkeypatch):
+    def broken(self, frame):
+        raise OSError(5, "Input/output error")
+    cam = virtualcam.VirtualCamera(backend="fake")
+    cam.send(np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setattr(FakeDevice, "send", broken)
+    with pytest.raises(OutputError, match="stopped: .*Input/output error"):
+        cam.send(np.zeros((8, 8, 3), np.uint8))
