@@ -109,7 +109,30 @@ def _run(command, args) -> int:
         return 128 + exc.args[0]
 
 
+def display_problem(environ=os.environ, system=sys.platform, find_library=None) -> str | None:
+    """Why the window cannot open on this Linux desktop, in one line, or None. Qt aborts the
+    process (no exception) when its xcb platform lacks a system library; say which first."""
+    if not system.startswith("linux") or environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return None
+    if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+        return ("no display to open the window on (no DISPLAY): run it on a desktop, or headless "
+                "with QT_QPA_PLATFORM=offscreen")
+    if environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
+        return None  # Qt takes its wayland platform
+    if find_library is None:
+        from ctypes.util import find_library
+    if find_library("xcb-cursor") is None:
+        return ("the window needs the system library libxcb-cursor0: install it "
+                "(Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf install "
+                "xcb-util-cursor)")
+    return None
+
+
 def _gui(args) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"humanmatting: error: {problem}", file=sys.stderr)
+        return 1
     try:
         from humanmatting_gui.ui import app
     except ImportError as exc:

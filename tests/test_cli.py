@@ -103,3 +103,14 @@ def test_usage_errors_are_one_line(argv, capsys):
 def test_bad_background_spec(models_env, photos, tmp_path, capsys):
     assert cli.main(["cutout", str(photos), "-o", str(tmp_path / "o"), "--background", "plaid"]) == 1
     assert "unknown background" in _one_line(capsys.readouterr().err)
+
+
+def test_a_desktop_without_libxcb_cursor_is_told_which_package_to_install():
+    missing = lambda name: None  # noqa: E731
+    found = lambda name: "libxcb-cursor.so.0"  # noqa: E731
+    problem = cli.display_problem({"DISPLAY": ":0"}, "linux", missing)
+    assert "libxcb-cursor0" in problem and "apt install" in problem
+    assert cli.display_problem({"DISPLAY": ":0"}, "linux", found) is None
+    assert cli.display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", missing) is None
+    assert cli.display_problem({"DISPLAY": ":0"}, "darwin", missing) is None
+    assert "QT_QPA_PLATFORM=offscreen" in cli.display_problem({}, "linux", found)
