@@ -6,23 +6,32 @@ Every epoch writes a backup (resume with --resume after an interrupt, exactly wh
 epoch ended), `best.keras` (best validation mIoU so far), TensorBoard logs and
 `log.csv`. At the end the model is saved as `final.keras`, folded, and written as
 `OUT/likeunet-MODE.keras` and `.tflite`.
+
+Several machines (``--strategy multiworker``, one ``TF_CONFIG`` per machine; README,
+"Training on several machines"): ``--batch`` is the global batch, split between the workers;
+each worker draws its own random samples (seed + its index; the generator pipeline is not
+auto-sharded); only the chief writes into OUT (logs, checkpoints, exports), the other workers
+keep their backup in ``OUT/backup-worker-N`` and write what saving needs to a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import logging
 import math
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 
 from humanmatting_gui import model as likeunet
 from humanmatting_gui.errors import HumanMattingError
-from trainer import data, export, losses, pipeline
+from trainer import data, export, losses, multiworker, pipeline
 from trainer.transfer import transfer_weights
 
 log = logging.getLogger("trainer")
@@ -102,11 +111,55 @@ def parse_args(argv=None):
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
+    """Created first, before any other TensorFlow op, as MultiWorkerMirroredStrategy requires."""
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":  # reads the cluster from TF_CONFIG
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("--strategy multiworker needs TF_CONFIG (the cluster and this "
+                             "worker's task): see the README")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+@dataclass(frozen=True)
+class Role:
+    """This process's part in a (possibly multi-worker) run."""
+
+    chief: bool = True
+    index: int = 0  # among the workers, the chief 0
+    workers: int = 1
+
+    def write_dir(self, out: str) -> str:
+        """Where this worker writes what it must save: OUT for the chief, else a temporary
+        folder of its own (removed at the end), so that only the chief's files land in OUT."""
+        return out if self.chief else os.path.join(out, f".worker-{self.index}-tmp")
+
+    def backup_dir(self, out: str) -> str:
+        return os.path.join(out, "backup" if self.chief else f"backup-worker-{self.index}")
+
+
+def role(strategy) -> Role:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return Role()
+    cluster = resolver.cluster_spec().as_dict()
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    if "chief" in cluster:
+        chief = resolver.task_type == "chief"
+        index = 0 if chief else resolver.task_id + 1
+    else:
+        chief = resolver.task_type == "worker" and resolver.task_id == 0
+        index = resolver.task_id
+    return Role(chief, index, workers)
+
+
+def weights_digest(net: keras.Model) -> str:
+    """A short checksum of all weights: equal on every worker of a synchronous run."""
+    h = hashlib.sha1()
+    for w in net.weights:
+        h.update(keras.ops.convert_to_numpy(w).tobytes())
+    return h.hexdigest()[:16]
 
 
 def learning_rate(epoch: int, peak: float, epochs: int, warmup: int = 2) -> float:
@@ -163,7 +216,7 @@ def augmentation(args) -> pipeline.Augmentation:
                                  textures=args.textures)
 
 
-def load_data(args):
+def load_data(args, who: Role = Role()):
     pairs = [pair for folder in args.data
              for pair in data.find_pairs(folder, args.ignore.get(os.path.normpath(folder)))]
     train_pairs, val_pairs = data.split(pairs)
@@ -176,25 +229,39 @@ def load_data(args):
              len(train.images), len(val.images), train.failed + val.failed, len(backgrounds))
     grey = args.mode == "gray"
     teacher = likeunet.load_keras(args.teacher) if args.teacher else None
+    # each worker its own random samples: the endless generator cannot be sharded by file,
+    # and sharding by element would make every worker decode and augment everything
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
-                                          args.size, grey, args.seed, augmentation(args),
-                                          teacher, args.teacher_weight)
+                                          args.size, grey, args.seed + 1000 * who.index,
+                                          augmentation(args), teacher, args.teacher_weight)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
+    train_set = train_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.OFF))
+    val_set = val_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.DATA))
     return train_set, val_set
 
 
-def callbacks(args):
+def _shard(policy) -> tf.data.Options:
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policy
+    return options
+
+
+def callbacks(args, who: Role = Role()):
     best = best_so_far(os.path.join(args.out, "log.csv")) if args.resume else None
     # the backup comes before the EMA swap (it keeps the raw weights, to resume from); what
     # follows the swap (validation, best.keras, the logs) sees the averaged weights
     ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema else []
-    return [
-        keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"), delete_checkpoint=False),
-        keras.callbacks.LearningRateScheduler(lambda e: learning_rate(e, args.lr, args.epochs)),
-        *ema,
-        BestCheckpoint(os.path.join(args.out, "best.keras"), best),
+    # every worker saves (saving may need them all), but only the chief's files stay
+    chief_only = [
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=args.resume),
         keras.callbacks.TensorBoard(os.path.join(args.out, "tensorboard"), write_graph=False),
+    ] if who.chief else []
+    return [
+        keras.callbacks.BackupAndRestore(who.backup_dir(args.out), delete_checkpoint=False),
+        keras.callbacks.LearningRateScheduler(lambda e: learning_rate(e, args.lr, args.epochs)),
+        *ema,
+        BestCheckpoint(os.path.join(who.write_dir(args.out), "best.keras"), best),
+        *chief_only,
     ]
 
 
@@ -205,23 +272,39 @@ def main(argv=None) -> int:
         print(f"error: {args.out} holds a run already; pass --resume or choose another --out",
               file=sys.stderr)
         return 2
-    keras.utils.set_random_seed(args.seed)
     try:  # missing or unreadable data and model files, a model that cannot start another
-        train_set, val_set = load_data(args)
-        with make_strategy(args.strategy).scope():
+        strategy = make_strategy(args.strategy)
+        who = role(strategy)
+        keras.utils.set_random_seed(args.seed)
+        train_set, val_set = load_data(args, who)
+        with strategy.scope():
             net = build(args)
             if args.init_from and not args.resume:
                 transfer_weights(likeunet.load_keras(args.init_from), net)
     except (HumanMattingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    os.makedirs(args.out, exist_ok=True)  # only now: bad input leaves no empty run folder
-    net.fit(train_set, validation_data=val_set, epochs=args.epochs,
-            steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args), verbose=args.verbose)
+    if who.workers > 1:  # what fit computes on (it distributes the dataset the same way)
+        first = next(iter(strategy.experimental_distribute_dataset(train_set)))[0]
+        per_replica = [int(x.shape[0]) for x in strategy.experimental_local_results(first)]
+        log.info("worker %d of %d%s: global batch %d, %s per replica here, %d replicas in all",
+                 who.index, who.workers, " (chief)" if who.chief else "", args.batch,
+                 "+".join(map(str, per_replica)), strategy.num_replicas_in_sync)
+    os.makedirs(who.write_dir(args.out), exist_ok=True)  # only now: bad input leaves no empty run folder
+    if who.workers > 1:
+        multiworker.prepare(net)  # two Keras 3 bugs under MultiWorkerMirroredStrategy
+    with strategy.scope():
+        net.fit(train_set, validation_data=val_set, epochs=args.epochs,
+                steps_per_epoch=args.steps_per_epoch, callbacks=callbacks(args, who),
+                verbose=args.verbose)
     # the end of the cosine schedule is what ships; best.keras stays beside it for comparison
-    likeunet.save_keras(net, os.path.join(args.out, "final.keras"))
-    for path in export.export(net, os.path.join(args.out, f"likeunet-{args.mode}")):
+    target = who.write_dir(args.out)
+    likeunet.save_keras(net, os.path.join(target, "final.keras"))
+    for path in export.export(net, os.path.join(target, f"likeunet-{args.mode}")):
         log.info("wrote %s", path)
+    log.info("final weights checksum %s", weights_digest(net))
+    if not who.chief:
+        shutil.rmtree(target, ignore_errors=True)
     return 0
 
 
