@@ -41,6 +41,47 @@ class TemporalSmoother:
         return self._alpha
 
 
+class FlowFusion(TemporalSmoother):
+    """Motion-aware temporal fusion: the previous fused alpha is warped to the new frame by
+    dense optical flow (OpenCV DIS, ultrafast, at half the alpha's resolution, about 0.3-1 ms
+    for a 288x216 working size), then blended in where it agrees with the new alpha:
+    ``keep = strength * (1 - |new - warped|)``. A moving person's edges are followed instead
+    of dragged behind (plain smoothing's trail), so that flicker can be damped harder. Reset
+    at scene cuts, as TemporalSmoother."""
+
+    def __init__(self, strength: float = 0.5):
+        super().__init__(strength)
+        self._grey_small = None
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+
+    def reset(self) -> None:
+        super().reset()
+        self._grey_small = None
+
+    def __call__(self, alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        h, w = alpha.shape
+        small = (max(8, w // 2), max(8, h // 2))
+        grey = cv2.resize(_grey(frame), small, interpolation=cv2.INTER_AREA)
+        previous, self._grey_small = self._grey_small, grey
+        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        cut = self._thumb is None or float(np.mean(np.abs(thumb - self._thumb))) > SCENE_CUT
+        self._thumb = thumb
+        if cut or self.strength == 0 or self._alpha is None or self._alpha.shape != alpha.shape \
+                or previous is None or previous.shape != grey.shape:
+            self._alpha = alpha.astype(np.float32, copy=True)
+            return self._alpha
+        # where each new pixel was in the previous frame (flow from new to previous)
+        flow = self._flow.calc(grey, previous, None)
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        flow *= (w / small[0], h / small[1])
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        warped = cv2.remap(self._alpha, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        keep = self.strength * (1.0 - np.abs(alpha - warped))
+        self._alpha = alpha + keep * (warped - alpha)
+        return self._alpha
+
+
 def _grey(frame: np.ndarray) -> np.ndarray:
     return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
 

@@ -19,6 +19,8 @@ class SegmenterSettings:
     """How a Segmenter works. ``size``: the model sees at most ``size`` x ``size`` pixels
     (multiple of 32), the frame's aspect kept: the cost of one square ``size`` input at most.
     ``smoothing``: temporal smoothing strength for streams (0 = off, for unrelated images).
+    ``motion``: with smoothing, follow motion (``postprocess.FlowFusion``: the previous mask
+    warped by optical flow) instead of plain exponential smoothing.
     ``refine``: guided-filter edges against the full-resolution frame."""
 
     size: int = 256
@@ -26,6 +28,7 @@ class SegmenterSettings:
     softness: float = 1.0
     smoothing: float = 0.0
     refine: bool = True
+    motion: bool = False
 
     def __post_init__(self):
         if self.size % 32 or self.size < 64:
@@ -60,15 +63,15 @@ class Segmenter:
     def __init__(self, model="rgb", settings: SegmenterSettings = SegmenterSettings(), threads=None):
         self.backend = load_backend(model, threads) if isinstance(model, str) else model
         self.settings = settings
-        self._smoother = postprocess.TemporalSmoother(settings.smoothing)
+        self._smoother = _smoother(settings)
 
     @property
     def channels(self) -> int:
         return self.backend.channels
 
     def configure(self, settings: SegmenterSettings) -> None:
-        if settings.smoothing != self.settings.smoothing:
-            self._smoother = postprocess.TemporalSmoother(settings.smoothing)
+        if (settings.smoothing, settings.motion) != (self.settings.smoothing, self.settings.motion):
+            self._smoother = _smoother(settings)
         self.settings = settings
 
     def reset(self) -> None:
@@ -104,6 +107,11 @@ class Segmenter:
         else:
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         return postprocess.threshold_softness(alpha, s.threshold, s.softness).astype(np.float32, copy=False)
+
+
+def _smoother(settings: SegmenterSettings) -> postprocess.TemporalSmoother:
+    kind = postprocess.FlowFusion if settings.motion else postprocess.TemporalSmoother
+    return kind(settings.smoothing)
 
 
 def _as_frame(frame: np.ndarray) -> np.ndarray:

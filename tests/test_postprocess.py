@@ -72,3 +72,63 @@ def test_threshold_softness():
     np.testing.assert_array_equal(hard, (alpha > 0.35).astype(np.float32))
     ramp = postprocess.threshold_softness(alpha, 0.5, 0.2)
     assert ramp[3] == 0.0 and ramp[7] == 1.0 and ramp[5] == pytest.approx(0.5)
+
+
+def _moving_disc_clip(frames=12, step=4, seed=0):
+    """A textured disc moving right over a textured background: frames, true alphas, and
+    predictions that flicker (random blotches in and out, and a shaky edge)."""
+    rng = np.random.default_rng(seed)
+    h, w = 72, 120
+    background = rng.integers(0, 120, (h, w, 3), dtype=np.uint8)
+    skin = rng.integers(140, 255, (h, w, 3), dtype=np.uint8)
+    y, x = np.mgrid[:h, :w]
+    clip = []
+    for k in range(frames):
+        truth = (((y - 36) ** 2 + (x - 25 - step * k) ** 2) <= 15 ** 2).astype(np.float32)
+        frame = np.where(truth[..., None] > 0, np.roll(skin, step * k, axis=1), background)
+        noise = rng.random((h // 8, w // 8)) < 0.08
+        blotches = cv2.resize(noise.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+        pred = np.clip(truth + blotches * (1 - 2 * truth) * rng.uniform(0.5, 0.9), 0, 1)
+        pred = np.clip(pred + rng.normal(0, 0.08, pred.shape), 0, 1).astype(np.float32)
+        clip.append((frame, truth, pred))
+    return clip
+
+
+def test_flow_fusion_flickers_less_and_leaves_no_trail():
+    from trainer.evaluate_video import dtssd
+
+    clip = _moving_disc_clip()
+    fused = {}
+    for name, smoother in (("raw", None), ("ema", postprocess.TemporalSmoother(0.8)),
+                           ("flow", postprocess.FlowFusion(0.8))):
+        fused[name] = [p if smoother is None else smoother(p, f).copy() for f, _, p in clip]
+    truths = [t for _, t, _ in clip]
+
+    def flicker(alphas):
+        return np.mean([dtssd(alphas[k], alphas[k - 1], truths[k], truths[k - 1]) for k in range(1, len(alphas))])
+
+    def trail(alphas):  # alpha left where the disc was 3 frames ago and is no more
+        gone = [(truths[k - 3] > 0.5) & (truths[k] < 0.5) for k in range(3, len(alphas))]
+        return np.mean([alphas[k][g].mean() for k, g in zip(range(3, len(alphas)), gone)])
+    assert flicker(fused["flow"]) < 0.8 * flicker(fused["raw"])
+    assert trail(fused["flow"]) < trail(fused["ema"])
+    assert trail(fused["flow"]) < trail(fused["raw"]) + 0.05
+    # strength 0 passes masks through; a cut starts afresh
+    passthrough = postprocess.FlowFusion(0.0)
+    assert all(np.array_equal(passthrough(p, f), p) for f, _, p in clip[:3])
+    fusion = postprocess.FlowFusion(0.8)
+    fusion(clip[0][2], clip[0][0])
+    cut = np.full_like(clip[1][0], 255)
+    np.testing.assert_array_equal(fusion(clip[1][2], cut), clip[1][2])
+
+
+def test_a_segmenter_with_motion_uses_flow_fusion(models_env):
+    from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+
+    seg = Segmenter("rgb", SegmenterSettings(smoothing=0.5, motion=True))
+    assert isinstance(seg._smoother, postprocess.FlowFusion)
+    seg.configure(SegmenterSettings(smoothing=0.5))
+    assert type(seg._smoother) is postprocess.TemporalSmoother
+    frame = np.zeros((48, 64, 3), np.uint8)
+    seg.configure(SegmenterSettings(smoothing=0.5, motion=True))
+    assert seg.segment(frame).shape == (48, 64) and seg.segment(frame).shape == (48, 64)

@@ -147,9 +147,11 @@ def main(argv=None) -> int:
     p.add_argument("--clips", default=os.path.join(SHARED, "data", "clips"))
     p.add_argument("--sequences", default=os.path.join(SHARED, "data", "video-masks"))
     p.add_argument("--smoothing", type=float, default=0.0, help="the engine's temporal smoothing")
+    p.add_argument("--motion", action="store_true",
+                   help="with --smoothing: motion-aware fusion (optical flow) instead of plain")
     args = p.parse_args(argv)
     try:
-        settings = SegmenterSettings(smoothing=args.smoothing)
+        settings = SegmenterSettings(smoothing=args.smoothing, motion=args.motion)
         makers = {m: (lambda m=m: Segmenter(m, settings)) for m in args.model or ["rgb"]}
         if args.reference and os.path.isfile(args.reference):
             from trainer.evaluate import MediaPipeModel
