@@ -232,8 +232,9 @@ SEQUENCE_FILES = ("frame_", "audio.m4a")  # what a png-sequence export writes in
 
 
 class AtomicOutput:
-    """A temporary path beside ``final`` that becomes ``final`` only on ``commit()``;
-    ``discard()`` (or leaving a ``with`` block by an exception) removes it.
+    """A temporary path beside ``final``, made on entering a ``with`` block, that becomes
+    ``final`` only on ``commit()``; ``discard()`` (or leaving the block by an exception)
+    removes it. Creating one checks the target (and that its folder is writable) only.
 
     ``folder=True``: the output is a folder (a png sequence). Nothing a user has is replaced
     but with ``overwrite``, and then only a file by a file, or a folder that holds nothing but
@@ -248,16 +249,22 @@ class AtomicOutput:
             _check_replaceable(final, folder)
         if not os.path.isdir(parent):
             raise OutputError(f"output folder does not exist: {parent}")
-        stem, ext = os.path.splitext(os.path.basename(final))
-        self.final, self.folder = final, folder
-        try:  # really try: permissions, read-only mounts and odd file systems all show here
-            if folder:
-                self.temp = tempfile.mkdtemp(prefix=f".{stem}.", suffix=".part", dir=parent)
+        self.final, self.folder, self.parent = final, folder, parent
+        self.temp = None
+        self._make_temp()  # really try: permissions, read-only mounts, odd file systems
+        self.discard()
+
+    def _make_temp(self) -> None:
+        stem, ext = os.path.splitext(os.path.basename(self.final))
+        try:
+            if self.folder:
+                self.temp = tempfile.mkdtemp(prefix=f".{stem}.", suffix=".part", dir=self.parent)
             else:
-                handle, self.temp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{ext}", dir=parent)
+                handle, self.temp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{ext}",
+                                                     dir=self.parent)
                 os.close(handle)
         except OSError as exc:
-            raise OutputError(f"output folder is not writable: {parent}") from exc
+            raise OutputError(f"output folder is not writable: {self.parent}") from exc
 
     def commit(self) -> None:
         if self.folder and os.path.isdir(self.final):
@@ -271,12 +278,17 @@ class AtomicOutput:
         os.replace(self.temp, self.final)
 
     def discard(self) -> None:
+        if self.temp is None:
+            return
         if os.path.isdir(self.temp):
             shutil.rmtree(self.temp)
         elif os.path.exists(self.temp):
             os.remove(self.temp)
+        self.temp = None
 
     def __enter__(self):
+        """The temporary file (or folder) exists from here on, until commit or discard."""
+        self._make_temp()
         return self
 
     def __exit__(self, exc_type, *rest):

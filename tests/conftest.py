@@ -60,6 +60,17 @@ def person_image(height=120, width=160, seed=0) -> tuple[np.ndarray, np.ndarray]
     return image, mask
 
 
+def write_pairs(folder, count, height, width, ext="jpg", seed=0):
+    """``folder/images/NN.ext`` + ``folder/masks/NN.png``: ``count`` person_image pairs."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for k in range(count):
+        image, mask = person_image(height, width, seed=seed + k)
+        cv2.imwrite(str(folder / "images" / f"{k:02d}.{ext}"), image)
+        cv2.imwrite(str(folder / "masks" / f"{k:02d}.png"), mask)
+    return folder
+
+
 def write_clip(path, frames=12, size=(96, 64), fps=12, audio=True, codec="libx264"):
     """A synthetic H.264 clip (moving blob) with, optionally, a 440 Hz sine AAC track
     lasting as long as the video."""

@@ -11,7 +11,7 @@ from humanmatting_gui import backends
 from humanmatting_gui import model as likeunet
 from trainer import data, evaluate, losses, pipeline, train, transfer
 
-from conftest import TINY, person_image
+from conftest import TINY, person_image, write_pairs
 
 TINY_ARGS = ["--widths", *map(str, TINY["widths"]), "--blocks", *map(str, TINY["blocks"]),
              "--decoder-widths", *map(str, TINY["decoder_widths"])]
@@ -20,13 +20,7 @@ TINY_ARGS = ["--widths", *map(str, TINY["widths"]), "--blocks", *map(str, TINY["
 @pytest.fixture
 def dataset(tmp_path):
     """Both layouts: images/+masks/ (11 pairs and one corrupt) and AISegment (3 pairs)."""
-    flat = tmp_path / "flat"
-    (flat / "images").mkdir(parents=True)
-    (flat / "masks").mkdir()
-    for k in range(11):
-        image, mask = person_image(96, 80, seed=k)
-        cv2.imwrite(str(flat / "images" / f"{k:02d}.jpg"), image)
-        cv2.imwrite(str(flat / "masks" / f"{k:02d}.png"), mask)
+    flat = write_pairs(tmp_path / "flat", 11, 96, 80)
     (flat / "images" / "99.jpg").write_bytes(b"broken")
     cv2.imwrite(str(flat / "masks" / "99.png"), np.zeros((8, 8), np.uint8))
     seg = tmp_path / "aisegment"

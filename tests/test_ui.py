@@ -19,7 +19,7 @@ from humanmatting_gui.ui import app as ui_app  # noqa: E402
 from humanmatting_gui.ui.cutout_dialog import CutoutDialog  # noqa: E402
 from humanmatting_gui.ui.main_window import MainWindow  # noqa: E402
 
-from conftest import person_image, write_clip  # noqa: E402
+from conftest import person_image, write_clip, write_pairs  # noqa: E402
 
 WAIT = 10000
 
@@ -260,13 +260,7 @@ def test_headless_run_prints_figures_and_a_screenshot(qtbot, models_env, clip, t
 
 
 def test_headless_run_measures_iou_against_ground_truth(qtbot, models_env, tmp_path, capsys):
-    folder = tmp_path / "set"
-    (folder / "images").mkdir(parents=True)
-    (folder / "masks").mkdir()
-    for k in range(3):
-        image, mask = person_image(60, 80, seed=k)
-        cv2.imwrite(str(folder / "images" / f"{k}.png"), image)
-        cv2.imwrite(str(folder / "masks" / f"{k}.png"), mask)
+    folder = write_pairs(tmp_path / "set", 3, 60, 80, ext="png")
     assert ui_app.run(str(folder), None, None, 4, None) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "iou_mean" in figures and 0 <= figures["iou_mean"] <= 1
