@@ -13,7 +13,7 @@ from humanmatting_gui.segmenter import Segmenter
 from humanmatting_gui.export import STREAM_SETTINGS
 from humanmatting_gui.video_io import VideoReader
 
-from conftest import LeftHalfModel, write_clip
+from conftest import LeftHalfModel
 
 
 def _probe(path, decoder=None):
