@@ -29,10 +29,15 @@ class TemporalSmoother:
     def reset(self) -> None:
         self._alpha = self._thumb = None
 
-    def __call__(self, alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        thumb = cv2.resize(_grey(frame), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    def _scene_cut(self, grey: np.ndarray) -> bool:
+        """Whether ``grey`` (the new frame, any size) starts a new shot; remembers it."""
+        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
         cut = self._thumb is None or float(np.mean(np.abs(thumb - self._thumb))) > SCENE_CUT
         self._thumb = thumb
+        return cut
+
+    def __call__(self, alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        cut = self._scene_cut(_grey(frame))
         if cut or self.strength == 0 or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha.astype(np.float32, copy=True)
             return self._alpha
@@ -52,6 +57,7 @@ class FlowFusion(TemporalSmoother):
     def __init__(self, strength: float = 0.5):
         super().__init__(strength)
         self._grey_small = None
+        self._grid = None
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def reset(self) -> None:
@@ -63,9 +69,7 @@ class FlowFusion(TemporalSmoother):
         small = (max(8, w // 2), max(8, h // 2))
         grey = cv2.resize(_grey(frame), small, interpolation=cv2.INTER_AREA)
         previous, self._grey_small = self._grey_small, grey
-        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        cut = self._thumb is None or float(np.mean(np.abs(thumb - self._thumb))) > SCENE_CUT
-        self._thumb = thumb
+        cut = self._scene_cut(grey)
         if cut or self.strength == 0 or self._alpha is None or self._alpha.shape != alpha.shape \
                 or previous is None or previous.shape != grey.shape:
             self._alpha = alpha.astype(np.float32, copy=True)
@@ -74,7 +78,9 @@ class FlowFusion(TemporalSmoother):
         flow = self._flow.calc(grey, previous, None)
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         flow *= (w / small[0], h / small[1])
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        if self._grid is None or self._grid[0].shape != (h, w):  # a stream keeps one size
+            self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        xs, ys = self._grid
         warped = cv2.remap(self._alpha, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         keep = self.strength * (1.0 - np.abs(alpha - warped))
