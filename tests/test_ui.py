@@ -339,6 +339,7 @@ def test_a_model_file_is_used_and_a_bad_one_is_a_message(qtbot, window, clip, mo
     window._request_changed()
     assert window.worker.request.model == str(models_env / "likeunet-gray.tflite")
     assert "likeunet-gray.tflite" in window.mask_panel.file.text()
+    assert "model likeunet-gray.tflite" in window.statusBar().currentMessage()
     window.open_source(str(clip))
     next_result(qtbot, window)
     bad = tmp_path / "bad.tflite"

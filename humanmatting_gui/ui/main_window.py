@@ -255,8 +255,9 @@ class MainWindow(QMainWindow):
     def _show_status(self) -> None:
         b = self.background_panel.background
         state = "paused" if self.paused else (os.path.basename(self.source_spec) or "no source")
-        model = "RGB" if self.mask_panel.model == "rgb" else "grey"
-        self.statusBar().showMessage(f"{state} · {model} model · background: {b.spec()}")
+        chosen = self.mask_panel.model
+        model = {"rgb": "RGB model", "gray": "grey model"}.get(chosen, f"model {os.path.basename(chosen)}")
+        self.statusBar().showMessage(f"{state} · {model} · background: {b.spec()}")
 
     def open_path(self, path: str) -> None:
         """What a drop does: an image is cut out, a video becomes the source."""
