@@ -462,6 +462,20 @@ def test_the_trainer_takes_ignore_values_and_motion_options():
             train.parse_args(["--data", "a", "--out", "o", *bad])
 
 
+def test_repeat_samples_a_folders_training_pairs_more_often():
+    args = train.parse_args(["--data", "a", "b", "--out", "o", "--repeat", "a/=3"])
+    assert args.repeat == {"a": 3}
+    for bad in (["--repeat", "a"], ["--repeat", "a=0"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--data", "a", "--out", "o", *bad])
+    one, two = np.zeros((4, 4, 3), np.uint8), np.ones((4, 4, 3), np.uint8)
+    loaded = data.LoadedSet([one, two], [one[..., 0], two[..., 0]], ["a/", "b"], failed=1)
+    repeated = data.repeat(loaded, args.repeat)
+    assert repeated.folders == ["a/"] * 3 + ["b"] and repeated.failed == 1
+    assert all(image is one for image in repeated.images[:3])  # the same array, not copies
+    assert repeated.images[3] is two and repeated.masks[3] is loaded.masks[1]
+
+
 def test_rotation_turns_photo_and_mask_together_and_marks_what_lies_beyond():
     stack = np.zeros((41, 41, 2), np.float32)
     stack[5:20, 19:22] = 1.0  # a bar above the centre, in pixels and mask

@@ -166,6 +166,18 @@ def load_pairs(pairs: list[Pair], max_side: int = MAX_SIDE) -> LoadedSet:
     return loaded
 
 
+def repeat(loaded: LoadedSet, times: dict[str, int]) -> LoadedSet:
+    """``loaded`` with the pairs of each folder in ``times`` listed that many times (the same
+    arrays, not copies): sampled that much more often. For training pairs only."""
+    out = LoadedSet(failed=loaded.failed)
+    for image, mask, folder in zip(loaded.images, loaded.masks, loaded.folders):
+        for _ in range(times.get(os.path.normpath(folder), 1)):
+            out.images.append(image)
+            out.masks.append(mask)
+            out.folders.append(folder)
+    return out
+
+
 def load_backgrounds(folders: list[str], max_side: int = MAX_SIDE) -> list[np.ndarray]:
     """RGB uint8 background images from folders (searched recursively); unreadable ones skipped."""
     backgrounds = []

@@ -80,6 +80,9 @@ def parse_args(argv=None):
                    help="in the masks of this data folder VALUE means unknown, counted nowhere "
                         "(e.g. ../shared/data/video-masks=128); a folder's labels.json says "
                         "the same")
+    p.add_argument("--repeat", action="append", default=[], metavar="FOLDER=N",
+                   help="sample the training pairs of this data folder N times as often "
+                        "(e.g. to keep photos weighted against many video frames)")
     p.add_argument("--leave-out", metavar="NAME",
                    help="in each data folder, a file of this name lists image stems to leave out "
                         "of training, e.g. PASSERSBY.txt (photos whose masks miss people)")
@@ -100,6 +103,13 @@ def parse_args(argv=None):
                        (item.rsplit("=", 1) for item in args.ignore)}
     except ValueError:
         p.error("--ignore takes FOLDER=VALUE, VALUE a mask value 0..255")
+    try:
+        args.repeat = {os.path.normpath(f): int(n) for f, n in
+                       (item.rsplit("=", 1) for item in args.repeat)}
+    except ValueError:
+        p.error("--repeat takes FOLDER=N, N a whole number")
+    if any(n < 1 for n in args.repeat.values()):
+        p.error("--repeat takes FOLDER=N with N at least 1")
     for name in ("negatives", "occluders", "motion_blur", "rotate", "small", "textures"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             p.error(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
@@ -224,6 +234,8 @@ def load_data(args, who: Role = Role()):
         train_pairs, dropped = data.leave_out(train_pairs, args.leave_out)
         log.info("left out of training, as listed in %s: %d pairs", args.leave_out, dropped)
     train, val = data.load_pairs(train_pairs), data.load_pairs(val_pairs)
+    if args.repeat:
+        train = data.repeat(train, args.repeat)
     backgrounds = data.load_backgrounds(args.backgrounds)
     log.info("pairs: %d train, %d validation, %d failed to load; %d backgrounds",
              len(train.images), len(val.images), train.failed + val.failed, len(backgrounds))
