@@ -1,9 +1,12 @@
 """Engine speed: raw model latency, Segmenter and segment+composite per frame, beside MediaPipe.
 
     python benchmarks/bench_engine.py [--model models/likeunet-rgb] [--threads 2] [--runs 100]
+        [--compare OTHER.tflite ...]
 
 Prints medians in milliseconds. The MediaPipe selfie-segmentation reference
 (../shared/reference/selfie_segmentation.tflite) runs in the same process when present.
+Raw model latencies are taken interleaved (each model once per round), so that a noisy
+machine slows all of them alike and their ratios hold.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def median_ms(function, runs: int, warmup: int = 10) -> float:
     return float(np.median(times) * 1000)
 
 
+def interleaved_ms(functions: dict, runs: int, warmup: int = 10) -> dict:
+    """Median ms of each function, timed one after another in every round."""
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    times = {name: [] for name in functions}
+    for _ in range(runs):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t) * 1000) for name, t in times.items()}
+
+
 def frame(width: int, height: int) -> np.ndarray:
     """A frame with a person-like blob, so that compositing has edges to work on."""
     rng = np.random.default_rng(0)
@@ -54,32 +71,40 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(models_dir() / "likeunet-rgb"), help="path without extension")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--compare", nargs="*", default=[], metavar="TFLITE",
+                   help="other model files to time beside it (e.g. a float and an int8 export)")
     args = p.parse_args(argv)
     tflite, keras_file = args.model + ".tflite", args.model + ".keras"
     have_reference = os.path.isfile(REFERENCE)
     print(f"model {tflite}, {args.threads} threads, median of {args.runs} runs")
 
-    print("\nraw model latency at 256x256 (ms)")
-    backend = TFLiteBackend(tflite, args.threads)
-    pixels = np.random.default_rng(1).uniform(0, 255, (256, 256, backend.channels)).astype(np.float32)
-    ours = median_ms(lambda: backend.predict(pixels), args.runs)
-    print(f"  likeunet .tflite            {ours:7.2f}")
+    mp = MediaPipeModel(REFERENCE, args.threads) if have_reference else None
+    files = {"likeunet .tflite": tflite, **{os.path.relpath(f): f for f in args.compare}}
+    backends = {name: TFLiteBackend(path, args.threads) for name, path in files.items()}
+    for h, w in ((256, 256), (224, 288)):
+        print(f"\nraw model latency at {w}x{h} (ms; MediaPipe at its fixed 256x256)")
+        rng = np.random.default_rng(1)
+        functions = {}
+        for name, backend in backends.items():
+            pixels = rng.uniform(0, 255, (h, w, backend.channels)).astype(np.float32)
+            functions[name] = lambda b=backend, x=pixels: b.predict(x)
+        if mp is not None:
+            index = mp._interp.get_input_details()[0]["index"]
+            x = rng.uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
+            functions["mediapipe selfie .tflite"] = lambda: (mp._interp.set_tensor(index, x), mp._interp.invoke())
+        medians = interleaved_ms(functions, args.runs)
+        ref = medians.get("mediapipe selfie .tflite")
+        for name, ms in medians.items():
+            fixed = "" if name.startswith("mediapipe") else \
+                ("  fixed-size graph" if (h, w) in backends[name].fixed_sizes else "  open-sided graph")
+            ratio = f"   / mediapipe = {ms / ref:.2f}" if ref and not name.startswith("mediapipe") else ""
+            print(f"  {name:36s} {ms:7.2f}{ratio}{fixed}")
     if os.path.isfile(keras_file):
         from humanmatting_gui.backends import KerasBackend
 
         keras_backend = KerasBackend(keras_file)
-        print(f"  likeunet .keras             {median_ms(lambda: keras_backend.predict(pixels), max(10, args.runs // 5)):7.2f}")
-    if have_reference:
-        mp = MediaPipeModel(REFERENCE, args.threads)
-        interp = mp._interp
-        index = interp.get_input_details()[0]["index"]
-        x = np.random.default_rng(1).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
-
-        def reference():
-            interp.set_tensor(index, x)
-            interp.invoke()
-        ref = median_ms(reference, args.runs)
-        print(f"  mediapipe selfie .tflite    {ref:7.2f}   (likeunet / mediapipe = {ours / ref:.2f})")
+        pixels = np.random.default_rng(1).uniform(0, 255, (256, 256, keras_backend.channels)).astype(np.float32)
+        print(f"  likeunet .keras at 256x256  {median_ms(lambda: keras_backend.predict(pixels), max(10, args.runs // 5)):7.2f}")
 
     print("\nper frame (ms): segment = model + resize + smoothing + edge refinement; +composite = blur background")
     segmenter = Segmenter(tflite, SegmenterSettings(smoothing=0.5), args.threads)

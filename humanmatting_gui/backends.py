@@ -7,6 +7,7 @@ the model expects, to the person probability (H, W) float32 in [0, 1].
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -32,17 +33,24 @@ def resolve_model(spec: str) -> str:
 
 
 class TFLiteBackend:
-    """Runs a ``.tflite`` file; keeps one interpreter per input shape so that alternating
-    frame sizes never re-allocate."""
+    """Runs a ``.tflite`` file. A file exported with fixed-size signatures (``h{H}w{W}``,
+    see ``model.export_tflite``) runs those sizes through them; any other size runs through
+    the open-sided graph, one interpreter per size so that alternating sizes never
+    re-allocate. Tensor indices are looked up once per size, not per frame."""
 
     def __init__(self, path: str, threads: int | None = None):
         self.path = path
         self.threads = threads or os.cpu_count() or 1
-        self._interpreters: dict[tuple, object] = {}
-        shape = self._open().get_input_details()[0]["shape"]
+        self._interpreter = self._open()
+        shape = self._interpreter.get_input_details()[0]["shape"]
         if len(shape) != 4 or shape[-1] not in (1, 3):
             raise ModelFileError(f"{path} is not a LikeUnet model (input shape {shape})")
         self.channels = int(shape[-1])
+        self._signatures = set(self._interpreter.get_signature_list())
+        #: the (H, W) sizes the file has a fixed-size signature for
+        self.fixed_sizes = sorted((int(m[1]), int(m[2])) for m in
+                                  map(re.compile(r"h(\d+)w(\d+)").fullmatch, self._signatures) if m)
+        self._runs: dict[tuple[int, int], object] = {}
 
     def _open(self):
         if not os.path.isfile(self.path):
@@ -56,23 +64,36 @@ class TFLiteBackend:
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"not a valid .tflite model (truncated or wrong format): {self.path}") from exc
 
+    def _run_for(self, h: int, w: int):
+        """A function (1, h, w, C) float32 -> (1, h, w, K) for this size."""
+        if (h, w) in self.fixed_sizes:
+            runner = self._interpreter.get_signature_runner(f"h{h}w{w}")
+            return lambda x: runner(pixels=x)["person"]
+        interpreter = self._open()
+        if "any" in self._signatures:
+            runner = interpreter.get_signature_runner("any")
+            return lambda x: runner(pixels=x)["person"]
+        index = interpreter.get_input_details()[0]["index"]
+        try:
+            interpreter.resize_tensor_input(index, [1, h, w, self.channels], strict=False)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{self.path} cannot run at {w}x{h} (a fixed-size model?)") from exc
+        output = interpreter.get_output_details()[0]["index"]
+
+        def run(x):
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+            return interpreter.get_tensor(output)
+        return run
+
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         h, w = pixels.shape[:2]
-        interpreter = self._interpreters.get((h, w))
-        if interpreter is None:
-            interpreter = self._open()
-            index = interpreter.get_input_details()[0]["index"]
-            try:
-                interpreter.resize_tensor_input(index, [1, h, w, self.channels], strict=False)
-                interpreter.allocate_tensors()
-            except (ValueError, RuntimeError) as exc:
-                raise ModelFileError(f"{self.path} cannot run at {w}x{h} (a fixed-size model?)") from exc
-            self._interpreters[(h, w)] = interpreter
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
-                               pixels.reshape(1, h, w, self.channels).astype(np.float32, copy=False))
-        interpreter.invoke()
-        out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
-        return out[:, :, -1]
+        run = self._runs.get((h, w))
+        if run is None:
+            run = self._runs[(h, w)] = self._run_for(h, w)
+        out = run(pixels.reshape(1, h, w, self.channels).astype(np.float32, copy=False))
+        return out[0, :, :, -1]
 
 
 class KerasBackend:

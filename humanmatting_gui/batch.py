@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from humanmatting_gui.compositing import Compositor
+from humanmatting_gui.compositing import Background, alpha_to_uint8, parse_background
 from humanmatting_gui.errors import InputError, OutputError
 from humanmatting_gui.progress import Progress
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+from humanmatting_gui.segmenter import SegmenterSettings
 from humanmatting_gui.sources import list_images, read_image
-
-VIDEO_SETTINGS = SegmenterSettings(smoothing=0.5)
+from humanmatting_gui.stream import STREAM_SETTINGS, Stream, StreamRequest
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,6 @@ def _jobs(inputs: list[str], outdir: str) -> list[Job]:
     return jobs
 
 
-def cutout(image: np.ndarray, alpha: np.ndarray, compositor: Compositor | None) -> np.ndarray:
-    """The person as BGRA (no compositor) or composited over the compositor's background."""
-    if compositor is None:
-        return np.dstack([image, (alpha * 255 + 0.5).astype(np.uint8)])
-    return compositor.composite(image, alpha)
-
-
 def _write_png(path: str, image: np.ndarray) -> None:
     tmp = f"{path}.part.png"
     try:
@@ -93,35 +85,36 @@ def _write_png(path: str, image: np.ndarray) -> None:
             os.remove(tmp)
 
 
-def run(command: str, args) -> int:
-    jobs = plan(args.inputs, args.output)
+def run(command: str, inputs: list[str], output: str, model="rgb", background: str | None = None,
+        video: bool = False) -> int:
+    """``cutout`` (the person as RGBA PNG, or over ``background``) or ``mask`` (8-bit masks)
+    of every image under ``inputs`` into the folder ``output``. ``video``: each folder's
+    images, in name order, are frames of one clip (temporal smoothing, reset per folder).
+    Returns the exit status: 1 when some files failed (each reported), else 0."""
+    jobs = plan(inputs, output)
     if not jobs:
         raise InputError("no images found in the inputs")
-    video = command == "mask" and args.video
-    segmenter = Segmenter(args.model, VIDEO_SETTINGS if video else SegmenterSettings())
-    background = getattr(args, "background", None)
-    compositor = Compositor(background) if background else None
+    if command == "mask":
+        behind = None
+    else:
+        behind = parse_background(background) if background else Background("transparent")
+    request = StreamRequest(model, STREAM_SETTINGS if video else SegmenterSettings(), behind)
     bar = Progress(len(jobs)) if len(jobs) > 1 else None
     failed, clip = 0, None
-    try:
+    with Stream(request) as stream:
         for k, job in enumerate(jobs, start=1):
             if job.clip != clip:
-                segmenter.reset()  # a new folder is a new clip: no smoothing across it
+                stream.reset()  # a new folder is a new clip: no smoothing across it
                 clip = job.clip
             try:
-                image = read_image(job.image)
-                alpha = segmenter.segment(image)
-                result = (alpha * 255 + 0.5).astype(np.uint8) if command == "mask" else \
-                    cutout(image, alpha, compositor)
+                processed = stream.process(read_image(job.image))
+                result = processed.composite if behind is not None else alpha_to_uint8(processed.alpha)
                 _write_png(job.output, result)
             except (InputError, OutputError) as exc:
                 failed += 1
                 sys.stderr.write(f"\rhumanmatting: {exc}: skipped\n")
             if bar is not None:
                 bar.update(k, os.path.basename(job.image))
-    finally:
-        if compositor is not None:
-            compositor.close()
     if bar is not None:
         bar.finish()
     if failed:

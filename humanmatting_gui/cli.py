@@ -94,7 +94,8 @@ def _run(command, args) -> int:
         if command in ("cutout", "mask"):
             from humanmatting_gui import batch
 
-            return batch.run(command, args)
+            return batch.run(command, args.inputs, args.output, args.model,
+                             getattr(args, "background", None), getattr(args, "video", False))
         if command == "export":
             return _export(args)
         return _virtualcam(args)
@@ -144,8 +145,10 @@ def _gui(args) -> int:
 
 
 def _export(args) -> int:
+    from humanmatting_gui.compositing import parse_background
     from humanmatting_gui.export import ExportRequest, export_video
     from humanmatting_gui.progress import Progress
+    from humanmatting_gui.stream import StreamRequest
 
     if not os.path.isfile(args.video):
         print(f"humanmatting: error: video not found: {args.video}", file=sys.stderr)
@@ -156,8 +159,8 @@ def _export(args) -> int:
         bar.total = total
         bar.update(done)
 
-    request = ExportRequest(args.video, args.output, args.background, args.model, args.format,
-                            args.overwrite)
+    request = ExportRequest(args.video, args.output, args.format, args.overwrite,
+                            StreamRequest(args.model, background=parse_background(args.background)))
     result = export_video(request, progress)
     bar.finish()
     for note in result.notes:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from humanmatting_gui.errors import InputError
+from humanmatting_gui.resize import shrink
 
 KINDS = ("blur", "color", "image", "video", "transparent")
 DEFAULT_BLUR = 15
@@ -66,6 +67,19 @@ def parse_background(spec: str) -> Background:
                      "video:PATH or transparent")
 
 
+def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Float alpha in [0, 1] as uint8 0..255, rounded (masks, mattes, the alpha channel)."""
+    return cv2.convertScaleAbs(alpha, alpha=255.0)
+
+
+def flatten(bgra: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """A BGRA composite (the transparent background's) over a flat BGR colour."""
+    alpha = bgra[:, :, 3].astype(np.float32) * (1 / 255)
+    plane = np.empty((*bgra.shape[:2], 3), np.uint8)
+    plane[:] = color
+    return cv2.blendLinear(np.ascontiguousarray(bgra[:, :, :3]), plane, alpha, cv2.subtract(1.0, alpha))
+
+
 def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale ``image`` to cover (width, height) keeping its aspect ratio, centre-cropped."""
     h, w = image.shape[:2]
@@ -82,8 +96,8 @@ def blurred_background(frame: np.ndarray, alpha: np.ndarray, strength: int) -> n
     blur of the background-weighted frame, computed at quarter size (same look, ~16x cheaper)."""
     h, w = frame.shape[:2]
     small = (max(1, w // 4), max(1, h // 4))
-    weight = 1.001 - cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
-    pixels = cv2.resize(frame, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+    weight = 1.001 - shrink(alpha, small)
+    pixels = shrink(frame, small).astype(np.float32)
     sigma = strength * max(h, w) / 640 / 4
     weighted = cv2.GaussianBlur(pixels * weight[:, :, None], (0, 0), sigma)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma)
@@ -141,6 +155,6 @@ class Compositor:
             raise InputError(f"alpha {alpha.shape} does not match frame {frame.shape[:2]}")
         alpha = alpha.astype(np.float32, copy=False)
         if self.transparent:
-            return np.dstack([frame, (alpha * 255 + 0.5).astype(np.uint8)])
+            return np.dstack([frame, alpha_to_uint8(alpha)])
         back = self.backdrop(frame, alpha)
         return cv2.blendLinear(frame, back, alpha, cv2.subtract(1.0, alpha))

@@ -1,4 +1,6 @@
-"""Video in, masked video out: source -> segmenter (temporal smoothing on) -> compositor -> writer.
+"""Video in, masked video out: decoding, the engine's stream and encoding, each in its own
+thread, joined by small bounded queues (PyAV and LiteRT release the GIL, so the three overlap
+on the cores instead of adding up), frames and audio kept in file order.
 
 The output is written to a temporary name beside the target and renamed only when the
 whole video is done; a failure or a cancel leaves nothing behind.
@@ -6,18 +8,20 @@ whole video is done; a failure or a cancel leaves nothing behind.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import av
 import numpy as np
 
-from humanmatting_gui.compositing import Compositor
+from humanmatting_gui.compositing import Background, alpha_to_uint8
 from humanmatting_gui.errors import HumanMattingError, InputError, OutputError
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+from humanmatting_gui.stream import Stream, StreamRequest
 from humanmatting_gui.video_io import FORMATS, AtomicOutput, VideoReader, VideoWriter, check_encoder
 
-STREAM_SETTINGS = SegmenterSettings(smoothing=0.5)
+QUEUE_FRAMES = 4  # frames between two stages: enough to smooth out their jitter
 
 
 class Cancelled(HumanMattingError):
@@ -26,16 +30,21 @@ class Cancelled(HumanMattingError):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """One export. ``format``: a key of video_io.FORMATS. ``background`` is ignored by the
-    alpha formats (they carry the person with transparency) and by ``matte``."""
+    """One export. ``format``: a key of video_io.FORMATS. ``stream``: model, mask settings
+    and background; the alpha formats replace the background by transparency, and
+    ``matte`` writes the alpha itself."""
 
     source: str
     output: str
-    background: str = "blur"
-    model: str = "rgb"
     format: str = "mp4"
     overwrite: bool = False
-    settings: SegmenterSettings = field(default=STREAM_SETTINGS)
+    stream: StreamRequest = field(default_factory=StreamRequest)
+
+    def stream_request(self) -> StreamRequest:
+        fmt = FORMATS[self.format]
+        if self.format == "matte":
+            return replace(self.stream, background=None)
+        return replace(self.stream, background=Background("transparent")) if fmt.alpha else self.stream
 
 
 @dataclass(frozen=True)
@@ -48,14 +57,6 @@ class ExportResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
-
-
-def _even(image: np.ndarray, fmt) -> np.ndarray:
-    """4:2:0 formats need even sides: drop a last odd row/column."""
-    if fmt.pix_fmt.endswith("420p"):
-        h, w = image.shape[:2]
-        return image[: h - h % 2, : w - w % 2]
-    return image
 
 
 def export_video(request: ExportRequest, progress=None, cancelled=None) -> ExportResult:
@@ -78,38 +79,108 @@ def export_video(request: ExportRequest, progress=None, cancelled=None) -> Expor
         raise OutputError(f"cannot write {request.output}: {reason}") from None
 
 
+class _Pipe:
+    """A bounded queue between two threads that ends with the producer's end or its error,
+    and lets go of both sides once ``stop`` is set."""
+
+    _END, _FAILED = object(), object()
+
+    def __init__(self, stop: threading.Event):
+        self.queue: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        self.stop = stop
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def feed(self, items) -> None:
+        """Put every item of ``items`` (run in the producing thread), then the end; an error
+        raised by ``items`` is passed on to the consumer."""
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put((self._END, None))
+        except BaseException as exc:  # noqa: BLE001 - the thread's boundary: the consumer raises it
+            self._put((self._FAILED, exc))
+
+    def __iter__(self):
+        while not self.stop.is_set():
+            try:
+                kind, item = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if kind is self._END:
+                return
+            if kind is self._FAILED:
+                raise item
+            yield kind, item
+
+
+def _even(image: np.ndarray, fmt) -> np.ndarray:
+    """4:2:0 formats need even sides: drop a last odd row/column."""
+    if fmt.pix_fmt.endswith("420p"):
+        h, w = image.shape[:2]
+        return image[: h - h % 2, : w - w % 2]
+    return image
+
+
+def _processed(items, stream: Stream, fmt):
+    """The engine's stage: video frames become what is written, audio packets pass through."""
+    for kind, item in items:
+        if kind == "video":
+            processed = stream.process(_even(item, fmt))
+            out = processed.composite if processed.composite is not None else alpha_to_uint8(processed.alpha)
+            yield kind, (out, item.shape[:2])
+        else:
+            yield kind, item
+
+
 def _export(request, fmt, progress, cancelled) -> ExportResult:
     target = AtomicOutput(request.output, request.overwrite, folder=fmt.extension == "")
-    segmenter = Segmenter(request.model, request.settings)
-    compositor = Compositor("transparent" if fmt.alpha else request.background)
+    stream = Stream(request.stream_request())  # a bad model or background fails here, first
     start = time.perf_counter()
-    done = 0
+    done, shape_in, shape_out = 0, None, None
+    stop = threading.Event()
+    decoded, processed = _Pipe(stop), _Pipe(stop)
     with VideoReader(request.source) as reader, target:
+        threads = [threading.Thread(target=decoded.feed, args=(reader.demux(),), daemon=True,
+                                    name="export-decode"),
+                   threading.Thread(target=processed.feed, args=(_processed(decoded, stream, fmt),),
+                                    daemon=True, name="export-engine")]
         writer = None
         pending_audio = []
         try:
-            for kind, item in reader.demux():
+            for thread in threads:
+                thread.start()
+            for kind, item in processed:
                 if cancelled is not None and cancelled():
                     raise Cancelled("export cancelled")
                 if kind == "audio":
                     pending_audio.append(item) if writer is None else writer.write_audio(item)
                     continue
-                frame, shape_in = _even(item, fmt), item.shape
-                alpha = segmenter.segment(frame)
+                image, shape_in = item
                 if writer is None:
-                    writer = VideoWriter(target.temp, fmt, frame.shape[1], frame.shape[0],
+                    shape_out = image.shape[:2]
+                    writer = VideoWriter(target.temp, fmt, shape_out[1], shape_out[0],
                                          reader.info.fps, reader.audio)
                     for packet in pending_audio:
                         writer.write_audio(packet)
-                if request.format == "matte":
-                    writer.write((alpha * 255 + 0.5).astype(np.uint8))
-                else:
-                    writer.write(compositor.composite(frame, alpha))
+                writer.write(image)
                 done += 1
                 if progress is not None:
                     progress(done, reader.info.frames)
         finally:
-            compositor.close()
+            stop.set()
+            for thread in threads:
+                if thread.is_alive():
+                    thread.join()
+            stream.close()
             if writer is not None:
                 writer.close()
         if done == 0:
@@ -120,8 +191,8 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
                              "(a truncated or damaged file): nothing was written")
         target.commit()
     notes = ()
-    if frame.shape != shape_in:
+    if shape_out != shape_in:
         notes = (f"{request.format} needs even sides: {shape_in[1]}x{shape_in[0]} was "
-                 f"written as {frame.shape[1]}x{frame.shape[0]} (png-sequence and "
+                 f"written as {shape_out[1]}x{shape_out[0]} (png-sequence and "
                  "mov-prores4444 keep every pixel)",)
     return ExportResult(request.output, done, time.perf_counter() - start, notes)

@@ -1,28 +1,15 @@
-"""One live frame through the engine: segment, composite, measure. Qt-free; the UI's inference
-worker calls it from its thread, the command line and the tests call it directly."""
+"""One live frame through the engine's stream, and what the window shows of it: the display
+image and the IoU read-out. Qt-free; the UI's inference worker calls it from its thread."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from humanmatting_gui.compositing import Background, Compositor
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 from humanmatting_gui.sources import Frame
-
-LIVE_SETTINGS = SegmenterSettings(smoothing=0.5)
-
-
-@dataclass(frozen=True)
-class LiveRequest:
-    """What the window asks of the worker, handed over whole: model, mask settings, background."""
-
-    model: str = "rgb"
-    settings: SegmenterSettings = field(default=LIVE_SETTINGS)
-    background: Background = field(default_factory=Background)
+from humanmatting_gui.stream import Stream, StreamRequest
 
 
 @dataclass(frozen=True)
@@ -58,7 +45,7 @@ def checkerboard(height: int, width: int, cell: int = 16) -> np.ndarray:
 
 
 class LiveProcessor:
-    """Keeps a Segmenter per model and a Compositor per background across frames.
+    """A Stream for the window, plus what it shows: the display image and the IoU read-out.
 
     ``process`` raises ModelFileError or InputError when the request's model or background
     cannot be loaded; the previous ones stay usable.
@@ -66,46 +53,28 @@ class LiveProcessor:
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
-        self._segmenters: dict[str, Segmenter] = {}
-        self._compositor: Compositor | None = None
+        self._stream: Stream | None = None
         self._previous_alpha = None
         self._board = None
 
-    def _segmenter(self, request: LiveRequest) -> Segmenter:
-        segmenter = self._segmenters.get(request.model)
-        if segmenter is None:
-            segmenter = Segmenter(request.model, request.settings, self.threads)
-            self._segmenters[request.model] = segmenter
-        elif segmenter.settings != request.settings:
-            segmenter.configure(request.settings)
-        return segmenter
-
-    def _compositor_for(self, background: Background) -> Compositor:
-        if self._compositor is None or self._compositor.background != background:
-            compositor = Compositor(background)
-            if self._compositor is not None:
-                self._compositor.close()
-            self._compositor = compositor
-        return self._compositor
-
     def reset(self) -> None:
         """A new stream: forget temporal history."""
-        for segmenter in self._segmenters.values():
-            segmenter.reset()
+        if self._stream is not None:
+            self._stream.reset()
         self._previous_alpha = None
 
     def close(self) -> None:
-        if self._compositor is not None:
-            self._compositor.close()
-            self._compositor = None
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
-    def process(self, frame: Frame, request: LiveRequest) -> LiveResult:
-        segmenter = self._segmenter(request)
-        compositor = self._compositor_for(request.background)
-        start = time.perf_counter()
-        alpha = segmenter.segment(frame.image)
-        inference_ms = (time.perf_counter() - start) * 1000
-        output = compositor.composite(frame.image, alpha)
+    def process(self, frame: Frame, request: StreamRequest) -> LiveResult:
+        if self._stream is None:
+            self._stream = Stream(request, self.threads)
+        elif self._stream.request != request:
+            self._stream.configure(request)
+        processed = self._stream.process(frame.image)
+        alpha, output = processed.alpha, processed.composite
         display = output
         if output.ndim == 3 and output.shape[2] == 4:
             h, w = output.shape[:2]
@@ -120,4 +89,5 @@ class LiveProcessor:
             same = previous is not None and previous.shape == alpha.shape
             iou, kind = (mask_iou(alpha, previous) if same else 1.0), "stability"
         self._previous_alpha = alpha
-        return LiveResult(frame.index, frame.captured, display, output, alpha, iou, kind, inference_ms)
+        return LiveResult(frame.index, frame.captured, display, output, alpha, iou, kind,
+                          processed.segment_ms)

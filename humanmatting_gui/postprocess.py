@@ -8,6 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from humanmatting_gui.resize import shrink
+
 SCENE_CUT = 0.15  # mean absolute change of a 64x36 grey thumbnail (0..1) that means a new shot
 
 
@@ -31,14 +33,17 @@ class TemporalSmoother:
 
     def _scene_cut(self, grey: np.ndarray) -> bool:
         """Whether ``grey`` (the new frame, any size) starts a new shot; remembers it."""
-        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        thumb = shrink(grey, (64, 36)).astype(np.float32) / 255
         cut = self._thumb is None or float(np.mean(np.abs(thumb - self._thumb))) > SCENE_CUT
         self._thumb = thumb
         return cut
 
     def __call__(self, alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        cut = self._scene_cut(_grey(frame))
-        if cut or self.strength == 0 or self._alpha is None or self._alpha.shape != alpha.shape:
+        """The smoothed alpha; ``frame``: BGR or grey (grey saves a conversion)."""
+        if self.strength == 0:
+            return alpha
+        cut = self._scene_cut(grey(frame))
+        if cut or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha.astype(np.float32, copy=True)
             return self._alpha
         keep = self.strength * (1.0 - np.abs(alpha - self._alpha))
@@ -67,15 +72,15 @@ class FlowFusion(TemporalSmoother):
     def __call__(self, alpha: np.ndarray, frame: np.ndarray) -> np.ndarray:
         h, w = alpha.shape
         small = (max(8, w // 2), max(8, h // 2))
-        grey = cv2.resize(_grey(frame), small, interpolation=cv2.INTER_AREA)
-        previous, self._grey_small = self._grey_small, grey
-        cut = self._scene_cut(grey)
+        thumb = shrink(grey(frame), small)
+        previous, self._grey_small = self._grey_small, thumb
+        cut = self._scene_cut(thumb)
         if cut or self.strength == 0 or self._alpha is None or self._alpha.shape != alpha.shape \
-                or previous is None or previous.shape != grey.shape:
+                or previous is None or previous.shape != thumb.shape:
             self._alpha = alpha.astype(np.float32, copy=True)
             return self._alpha
         # where each new pixel was in the previous frame (flow from new to previous)
-        flow = self._flow.calc(grey, previous, None)
+        flow = self._flow.calc(thumb, previous, None)
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         flow *= (w / small[0], h / small[1])
         if self._grid is None or self._grid[0].shape != (h, w):  # a stream keeps one size
@@ -88,7 +93,8 @@ class FlowFusion(TemporalSmoother):
         return self._alpha
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
+def grey(frame: np.ndarray) -> np.ndarray:
+    """The grey image of a BGR frame (a grey frame as it is)."""
     return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
 
 
@@ -99,9 +105,9 @@ def guided_filter(alpha: np.ndarray, frame: np.ndarray, radius: int = 8, eps: fl
     frame (by default at most half, about 320 pixels on the long side) and applied at full size."""
     h, w = frame.shape[:2]
     scale = scale or max(2, round(max(h, w) / 320))
-    grey = _grey(frame)
+    guide = grey(frame)
     small = (max(1, w // scale), max(1, h // scale))
-    g = cv2.resize(grey, small, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    g = shrink(guide, small).astype(np.float32) / 255
     p = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA if alpha.shape[1] > small[0]
                    else cv2.INTER_LINEAR)
     box = (2 * max(1, radius // scale) + 1,) * 2
@@ -115,7 +121,7 @@ def guided_filter(alpha: np.ndarray, frame: np.ndarray, radius: int = 8, eps: fl
     a = cov / (var_g + eps)
     b = mean_p - a * mean_g
     # full size with OpenCV, in place: numpy temporaries of a 720p frame cost ~8x more here
-    out = cv2.multiply(cv2.resize(mean(a), (w, h), interpolation=cv2.INTER_LINEAR), grey,
+    out = cv2.multiply(cv2.resize(mean(a), (w, h), interpolation=cv2.INTER_LINEAR), guide,
                        scale=1.0 / 255, dtype=cv2.CV_32F)
     cv2.add(out, cv2.resize(mean(b), (w, h), interpolation=cv2.INTER_LINEAR), dst=out)
     return np.clip(out, 0.0, 1.0, out=out)

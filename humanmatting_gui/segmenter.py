@@ -12,6 +12,7 @@ import numpy as np
 from humanmatting_gui import postprocess
 from humanmatting_gui.backends import load_backend
 from humanmatting_gui.errors import InputError
+from humanmatting_gui.resize import shrink
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ def working_shape(height: int, width: int, size: int) -> tuple[int, int, int, in
     return h, w, math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
 
 
+# frame sizes people film at (4:3, 16:9, square, 3:2, their portraits): model files carry a
+# fixed-size graph for the working shape of each at the default size (model.export_tflite)
+COMMON_FRAMES = ((640, 480), (1280, 720), (512, 512), (720, 480), (480, 640), (720, 1280), (480, 720))
+
+
+def common_shapes(size: int = SegmenterSettings.size) -> list[tuple[int, int]]:
+    """The padded (H, W) model inputs of COMMON_FRAMES at ``size``, each once."""
+    return sorted({working_shape(h, w, size)[2:] for w, h in COMMON_FRAMES})
+
+
 class Segmenter:
     """Person alpha for frames of any size, grey or colour, from one model.
 
@@ -85,7 +96,7 @@ class Segmenter:
     def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         height, width = frame.shape[:2]
         h, w, ph, pw = working_shape(height, width, self.settings.size)
-        small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame, (w, h))
         if self.channels == 1:
             small = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         else:
@@ -99,11 +110,14 @@ class Segmenter:
         frame = _as_frame(frame)
         pixels, (h, w) = self._letterbox(frame)  # validated once, not twice per frame
         alpha = self.backend.predict(pixels)[:h, :w]
-        alpha = self._smoother(alpha, frame)
-        height, width = frame.shape[:2]
         s = self.settings
+        # one grey conversion a frame, for both the smoother's scene-cut test and the guide
+        grey = postprocess.grey(frame) if s.smoothing or s.refine else None
+        if s.smoothing:
+            alpha = self._smoother(alpha, grey)
+        height, width = frame.shape[:2]
         if s.refine:
-            alpha = postprocess.guided_filter(alpha, frame, radius=max(4, max(height, width) // 80))
+            alpha = postprocess.guided_filter(alpha, grey, radius=max(4, max(height, width) // 80))
         else:
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         return postprocess.threshold_softness(alpha, s.threshold, s.softness).astype(np.float32, copy=False)

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from humanmatting_gui.compositing import flatten, parse_background
 from humanmatting_gui.errors import OutputError
 
 GREEN = (0, 177, 64)
@@ -46,8 +47,7 @@ class VirtualCamera:
     def send(self, frame: np.ndarray) -> None:
         """One frame; transparent (BGRA) frames go out over chroma-key green."""
         if frame.ndim == 3 and frame.shape[2] == 4:
-            alpha = frame[:, :, 3:4].astype(np.float32) / 255
-            frame = (frame[:, :, :3] * alpha + np.array(GREEN, np.float32) * (1 - alpha)).astype(np.uint8)
+            frame = flatten(frame, GREEN)
         h, w = frame.shape[:2]
         if self._camera is None or (self._camera.width, self._camera.height) != (w, h):
             self._open(w, h)
@@ -65,13 +65,12 @@ class VirtualCamera:
 
 def run_cli(source_spec: str, background: str, model: str, frames: int | None,
             backend: str | None = None) -> int:
-    """The ``virtualcam`` command: source -> segmenter -> compositor -> virtual camera."""
-    from humanmatting_gui.compositing import Compositor
-    from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+    """The ``virtualcam`` command: the source's frames through the engine's stream to a
+    virtual camera."""
     from humanmatting_gui.sources import open_source
+    from humanmatting_gui.stream import Stream, StreamRequest
 
-    segmenter = Segmenter(model, SegmenterSettings(smoothing=0.5))
-    compositor = Compositor(background)
+    stream = Stream(StreamRequest(model, background=parse_background(background)))
     source = open_source(source_spec)
     camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
     sent = 0
@@ -81,7 +80,7 @@ def run_cli(source_spec: str, background: str, model: str, frames: int | None,
             if frame is None:
                 break
             start = time.perf_counter()
-            camera.send(compositor.composite(frame.image, segmenter.segment(frame.image)))
+            camera.send(stream.process(frame.image).composite)
             sent += 1
             if sent == 1:
                 print(f"sending to virtual camera {camera.name} (Ctrl+C to stop)", file=sys.stderr)
@@ -90,6 +89,6 @@ def run_cli(source_spec: str, background: str, model: str, frames: int | None,
     finally:
         camera.close()
         source.close()
-        compositor.close()
+        stream.close()
     print(f"sent {sent} frames", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = sorted(p.stem for p in (ROOT / "humanmatting_gui").glob("*.py")
                 if p.stem not in ("__init__", "cli"))
-LIVE_PATH = ["segmenter", "compositing", "sources", "export", "virtualcam", "batch", "backends"]
+LIVE_PATH = ["segmenter", "compositing", "sources", "stream", "export", "virtualcam", "batch", "backends"]
 
 
 def _imports_after(modules):

@@ -10,7 +10,7 @@ from humanmatting_gui import cli
 from humanmatting_gui.errors import InputError, OutputError
 from humanmatting_gui.export import Cancelled, ExportRequest, export_video
 from humanmatting_gui.segmenter import Segmenter
-from humanmatting_gui.export import STREAM_SETTINGS
+from humanmatting_gui.stream import STREAM_SETTINGS, StreamRequest
 from humanmatting_gui.video_io import VideoReader
 
 from conftest import LeftHalfModel
@@ -51,7 +51,7 @@ def test_alpha_formats_carry_alpha_and_audio(models_env, clip, tmp_path, fmt, de
     out = tmp_path / f"out.{fmt}"
     # a model double that finds a person in the left half: the matte must come out that way
     # (an untrained model's near-uniform output can survive lossy VP9 alpha as a flat plane)
-    export_video(ExportRequest(str(clip), str(out), model=LeftHalfModel(), format=fmt))
+    export_video(ExportRequest(str(clip), str(out), format=fmt, stream=StreamRequest(LeftHalfModel())))
     frames, rate, audio, pix_fmt = _probe(out, decoder)
     assert len(frames) == 12 and rate == 12 and pix_fmt.startswith(pix)
     assert audio == pytest.approx(1.0, abs=0.1)
@@ -143,3 +143,76 @@ def test_cli_export(models_env, clip, tmp_path, capsys):
     assert cli.main(["export", str(clip), "-o", str(out)]) == 1
     assert "exists" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "none.mp4"), "-o", str(out)]) == 2
+
+
+def _export_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t is not threading.main_thread() and t.daemon
+            and t.name.startswith("export-")]
+
+
+def test_pipelined_export_keeps_frame_order(clip, tmp_path):
+    out = tmp_path / "frames"
+    export_video(ExportRequest(str(clip), str(out), format="png-sequence",
+                               stream=StreamRequest(LeftHalfModel())))
+    with VideoReader(str(clip)) as reader:
+        source = list(reader.frames())
+    written = [cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED) for name in sorted(os.listdir(out))
+               if name.endswith(".png")]
+    assert len(written) == len(source) == 12
+    for k, frame in enumerate(source):  # transparent output keeps every pixel of its own frame
+        np.testing.assert_array_equal(written[k][:, :, :3], frame)
+        assert written[k][32, 10, 3] == 255 and written[k][32, 80, 3] == 0
+    assert not _export_threads()
+
+
+class _FailingModel(LeftHalfModel):
+    def predict(self, pixels):
+        if len(self.shapes) == 4:
+            raise RuntimeError("the model broke at frame 5")
+        return super().predict(pixels)
+
+
+def test_an_error_in_any_stage_stops_the_export_and_leaves_nothing(clip, tmp_path, monkeypatch):
+    from humanmatting_gui import export as export_module
+
+    out = tmp_path / "out.mp4"
+    # the engine's stage
+    with pytest.raises(RuntimeError, match="frame 5"):
+        export_video(ExportRequest(str(clip), str(out), stream=StreamRequest(_FailingModel())))
+    assert os.listdir(tmp_path) == ["clip.mp4"] and not _export_threads()
+    # the reading stage: a file that cannot be decoded part way
+    real_demux = VideoReader.demux
+
+    def broken_demux(self):
+        for k, item in enumerate(real_demux(self)):
+            if k == 6:
+                raise InputError(f"cannot decode {self.path}: invalid data")
+            yield item
+    monkeypatch.setattr(VideoReader, "demux", broken_demux)
+    with pytest.raises(InputError, match="cannot decode"):
+        export_video(ExportRequest(str(clip), str(out), stream=StreamRequest(LeftHalfModel())))
+    assert os.listdir(tmp_path) == ["clip.mp4"] and not _export_threads()
+    monkeypatch.setattr(VideoReader, "demux", real_demux)
+    # the writing stage: the disk fills up
+    real_write = export_module.VideoWriter.write
+
+    def full_disk(self, image):
+        if self._index == 3:
+            raise OSError(28, "No space left on device")
+        real_write(self, image)
+    monkeypatch.setattr(export_module.VideoWriter, "write", full_disk)
+    with pytest.raises(OutputError, match="No space left"):
+        export_video(ExportRequest(str(clip), str(out), stream=StreamRequest(LeftHalfModel())))
+    assert os.listdir(tmp_path) == ["clip.mp4"] and not _export_threads()
+
+
+def test_cancel_midway_stops_every_stage(clip, tmp_path):
+    calls = []
+    with pytest.raises(Cancelled):
+        export_video(ExportRequest(str(clip), str(tmp_path / "out.mov"), format="mov-prores4444",
+                                   stream=StreamRequest(LeftHalfModel())),
+                     progress=lambda done, total: calls.append(done), cancelled=lambda: len(calls) >= 6)
+    assert calls == [1, 2, 3, 4, 5, 6]
+    assert os.listdir(tmp_path) == ["clip.mp4"] and not _export_threads()

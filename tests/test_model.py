@@ -83,6 +83,32 @@ def test_keras_and_tflite_round_trip(tmp_path):
                                atol=1e-4)
 
 
+def test_fixed_size_signatures_and_int8_match_the_float_model(tmp_path):
+    net = likeunet.fold(likeunet.build_likeunet(likeunet.LikeUnetConfig(**TINY)))
+    _randomise_norms(net, seed=6)
+    rng = np.random.default_rng(7)
+    shapes = [(64, 96), (96, 64)]
+    likeunet.export_tflite(net, str(tmp_path / "f32.tflite"), shapes)
+    samples = [rng.uniform(0, 255, (*shape, 3)).astype(np.float32) for shape in [*shapes, (64, 64)] * 8]
+    likeunet.export_tflite(net, str(tmp_path / "int8.tflite"), shapes, calibration=samples)
+    f32 = backends.TFLiteBackend(str(tmp_path / "f32.tflite"))
+    int8 = backends.TFLiteBackend(str(tmp_path / "int8.tflite"))
+    assert f32.fixed_sizes == int8.fixed_sizes == [(64, 96), (96, 64)]
+    assert any(t["dtype"] == np.int8 for t in int8._interpreter.get_tensor_details())
+    assert not any(t["dtype"] == np.int8 for t in f32._interpreter.get_tensor_details())
+    for shape in (64, 96), (96, 64), (128, 64):  # two fixed graphs and the open-sided one
+        x = rng.uniform(0, 255, (*shape, 3)).astype(np.float32)
+        expected = np.asarray(net(x[None], training=False))[0, :, :, 0]
+        np.testing.assert_allclose(f32.predict(x), expected, atol=1e-4)
+        quantised = int8.predict(x)
+        assert quantised.shape == expected.shape and quantised.dtype == np.float32
+        error = np.abs(quantised - expected)
+        assert error.mean() < 0.02 and error.mean() < 0.2 * expected.std()
+    with pytest.raises(ValueError, match="calibration"):
+        likeunet.export_tflite(net, str(tmp_path / "none.tflite"), shapes, calibration=[])
+    assert not (tmp_path / "none.tflite").exists()
+
+
 @pytest.mark.parametrize("suffix", [".keras", ".tflite"])
 def test_corrupt_model_files_name_the_file(tmp_path, model_dir, suffix):
     good = (model_dir / f"likeunet-rgb{suffix}").read_bytes()

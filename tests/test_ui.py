@@ -4,6 +4,7 @@ import json
 import os
 import time
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -236,12 +237,20 @@ def test_settings_are_remembered(qtbot, models_env, clip):
 
 
 def test_export_dialog_runs_and_cancels(qtbot, window, clip, tmp_path):
+    window.background_panel.set_background(Background("color", color=(255, 0, 0)))
+    window.mask_panel.set_settings(window.mask_panel.settings().with_(threshold=0.6))
     dialog = window.open_export_dialog()
+    # the window's model, mask settings and background, as objects
+    assert dialog.request().stream == window.current_request()
+    assert dialog.request().stream.settings.threshold == pytest.approx(0.6)
     dialog.source.setText(str(clip))
     dialog.output.setText(str(tmp_path / "exported.mp4"))
     dialog.begin()
     qtbot.waitUntil(lambda: dialog.thread is None, timeout=30000)
     assert "Wrote" in dialog.status.text() and (tmp_path / "exported.mp4").is_file()
+    with av.open(str(tmp_path / "exported.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    assert first[..., 0].mean() > first[..., 2].mean() + 40  # over the window's blue, not a blur
     dialog.output.setText(str(tmp_path / "cancelled.mp4"))
     dialog.begin()
     dialog.stop()
@@ -385,11 +394,11 @@ def test_an_unexpected_error_in_the_worker_is_a_message_and_frames_go_on(qtbot, 
 
 def test_a_rejected_request_never_undoes_a_newer_one(qtbot, window, models_env, tmp_path):
     """The worker reports a rejection; if the user has chosen again meanwhile, that stands."""
-    from humanmatting_gui.live import LiveRequest
+    from humanmatting_gui.stream import StreamRequest
 
-    newer = LiveRequest(model="gray")
+    newer = StreamRequest(model="gray")
     window.worker.set_request(newer)
-    window._request_rejected("bad model", LiveRequest(model=str(tmp_path / "x.tflite")), LiveRequest())
+    window._request_rejected("bad model", StreamRequest(model=str(tmp_path / "x.tflite")), StreamRequest())
     assert window.worker.request is newer and "bad model" in window.message.text
 
 

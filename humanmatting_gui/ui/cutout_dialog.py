@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout
 
-from humanmatting_gui.batch import cutout
 from humanmatting_gui.compositing import Background, Compositor
 from humanmatting_gui.live import checkerboard
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
@@ -38,7 +37,8 @@ def make_cutout(path: str, model: str, settings: SegmenterSettings, background: 
         composited = compositor.composite(image, alpha)
     finally:
         compositor.close()
-    return Cutout(path, image, alpha, cutout(image, alpha, None), composited)
+    rgba = Compositor(Background("transparent")).composite(image, alpha)
+    return Cutout(path, image, alpha, rgba, composited)
 
 
 class CutoutThread(QThread):

@@ -1,4 +1,5 @@
-"""File > Export video…: source, background, model, format, output; runs off the GUI thread."""
+"""File > Export video…: the window's model, mask settings and background over a video file,
+in a format; runs off the GUI thread."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHB
 
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.export import Cancelled, ExportRequest, export_video
+from humanmatting_gui.stream import StreamRequest
 from humanmatting_gui.ui.source_panel import VIDEO_FILTER
 from humanmatting_gui.video_io import FORMATS
 
@@ -45,8 +47,18 @@ class ExportThread(QThread):
                                   f"{result.fps:.1f} fps.{notes}")
 
 
+def describe(request: StreamRequest) -> str:
+    """The model and background of ``request`` in a few words."""
+    model = request.model if isinstance(request.model, str) else "custom"
+    model = {"rgb": "RGB", "gray": "grey"}.get(model, os.path.basename(model))
+    background = request.background.spec() if request.background is not None else "none"
+    return f"{model} model, background {background}, mask settings as in the window"
+
+
 class ExportDialog(QDialog):
-    def __init__(self, source: str = "", background: str = "blur", model: str = "rgb", parent=None):
+    """Exports with ``stream``: the window's request at the time the dialog opened."""
+
+    def __init__(self, source: str = "", stream: StreamRequest = StreamRequest(), parent=None):
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle("Export video")
@@ -55,15 +67,11 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         self.source = QLineEdit(source)
         self.output = QLineEdit()
-        self.background = QLineEdit(background)
-        self.model = QComboBox()
-        self.model.addItems(["rgb", "gray"])
-        self.model.setCurrentText(model)
+        self.stream = stream
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
         form.addRow("Video", self._with_button(self.source, self._choose_source))
-        form.addRow("Background", self.background)
-        form.addRow("Model", self.model)
+        form.addRow("Look", QLabel(describe(stream)))
         form.addRow("Format", self.format)
         form.addRow("Save as", self._with_button(self.output, self._choose_output))
         layout.addLayout(form)
@@ -112,8 +120,8 @@ class ExportDialog(QDialog):
             self.output.setText(path)
 
     def request(self) -> ExportRequest:
-        return ExportRequest(self.source.text(), self.output.text(), self.background.text() or "blur",
-                             self.model.currentText(), self.format.currentText())
+        return ExportRequest(self.source.text(), self.output.text(), self.format.currentText(),
+                             stream=self.stream)
 
     def begin(self) -> None:
         if self.thread is not None:

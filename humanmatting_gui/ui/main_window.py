@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QMainWindow, QMessageBox,
 from humanmatting_gui.compositing import parse_background
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.latest import LatestSlot
-from humanmatting_gui.live import LiveRequest
 from humanmatting_gui.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
+from humanmatting_gui.stream import StreamRequest
 from humanmatting_gui.ui import settings as stored
 from humanmatting_gui.ui.background_panel import BackgroundPanel
 from humanmatting_gui.ui.capture import CaptureThread
@@ -133,14 +133,14 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts)
 
-    def current_request(self) -> LiveRequest:
-        return LiveRequest(self.mask_panel.model, self.mask_panel.settings(), self.background_panel.background)
+    def current_request(self) -> StreamRequest:
+        return StreamRequest(self.mask_panel.model, self.mask_panel.settings(), self.background_panel.background)
 
     def _request_changed(self, *_args) -> None:
         self.worker.set_request(self.current_request())
         self._show_status()
 
-    def _request_rejected(self, message: str, rejected: LiveRequest, in_force: LiveRequest) -> None:
+    def _request_rejected(self, message: str, rejected: StreamRequest, in_force: StreamRequest) -> None:
         self.message.show_message(message)
         if rejected != self.worker.request:
             return  # the user has asked for something else meanwhile: that stands
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
 
     def open_export_dialog(self) -> ExportDialog:
         source = self.source_spec if os.path.isfile(self.source_spec) else ""
-        dialog = ExportDialog(source, self.background_panel.background.spec(), self.mask_panel.model, self)
+        dialog = ExportDialog(source, self.current_request(), self)
         self._keep(dialog)
         dialog.show()
         return dialog

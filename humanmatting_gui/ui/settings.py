@@ -9,14 +9,14 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from humanmatting_gui.compositing import Background, parse_background
 from humanmatting_gui.errors import InputError
-from humanmatting_gui.live import LIVE_SETTINGS
+from humanmatting_gui.stream import STREAM_SETTINGS
 from humanmatting_gui.segmenter import SegmenterSettings
 
 
 @dataclass(frozen=True)
 class Defaults:
     model: str = "rgb"
-    settings: SegmenterSettings = field(default=LIVE_SETTINGS)
+    settings: SegmenterSettings = field(default=STREAM_SETTINGS)
     background: Background = field(default_factory=Background)
     source: str = ""
     geometry: QByteArray | None = None

@@ -8,11 +8,12 @@ from PySide6.QtCore import QThread, Signal
 
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.latest import LatestSlot
-from humanmatting_gui.live import LiveProcessor, LiveRequest
+from humanmatting_gui.live import LiveProcessor
+from humanmatting_gui.stream import StreamRequest
 
 
 class InferenceWorker(QThread):
-    """Processes frames from ``slot`` with the current LiveRequest. A request whose model or
+    """Processes frames from ``slot`` with the current StreamRequest. A request whose model or
     background cannot be loaded is rejected: ``rejected(message, rejected request, request
     still in force)``; the worker goes on with the one in force, and only the window sets a
     new request. Any other error is caught here, at the thread's boundary: a failing frame
@@ -24,7 +25,7 @@ class InferenceWorker(QThread):
     sink_failed = Signal(str)
     errored = Signal(str)
 
-    def __init__(self, slot: LatestSlot, request: LiveRequest, threads: int | None = None, parent=None):
+    def __init__(self, slot: LatestSlot, request: StreamRequest, threads: int | None = None, parent=None):
         super().__init__(parent)
         self.slot = slot
         self._request = request
@@ -38,10 +39,10 @@ class InferenceWorker(QThread):
         self.processed = 0
 
     @property
-    def request(self) -> LiveRequest:
+    def request(self) -> StreamRequest:
         return self._request
 
-    def set_request(self, request: LiveRequest) -> None:
+    def set_request(self, request: StreamRequest) -> None:
         """Hand over a new request whole; the next frame uses it."""
         self._request = request
 
@@ -67,13 +68,13 @@ class InferenceWorker(QThread):
                     processor.reset()
                 request = self._request
                 if request is self._rejected:  # until the window answers the rejection
-                    request = self._good or LiveRequest()
+                    request = self._good or StreamRequest()
                 try:
                     result = processor.process(frame, request)
                 except HumanMattingError as exc:
                     if request is not self._good:
                         self._rejected = request
-                        self.rejected.emit(str(exc), request, self._good or LiveRequest())
+                        self.rejected.emit(str(exc), request, self._good or StreamRequest())
                     elif not failing:  # what worked fails now (a background file deleted)
                         self.errored.emit(str(exc))
                     failing = True

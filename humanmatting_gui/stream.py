@@ -1,0 +1,102 @@
+"""One stream of frames through the engine: segment, then composite. Every sink runs its
+frames through it: the live window's worker, the export, the virtual camera command and
+``mask --video``; none has a loop of its own over the model and the compositor."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from humanmatting_gui.compositing import Background, Compositor
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+
+#: the one default for streams: temporal smoothing on (off for unrelated images)
+STREAM_SETTINGS = SegmenterSettings(smoothing=0.5)
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """What a stream does, handed over whole. ``model``: ``rgb``, ``gray``, a model path or
+    a backend object. ``background``: what goes behind the person; None gives no composite
+    (masks only)."""
+
+    model: object = "rgb"
+    settings: SegmenterSettings = field(default=STREAM_SETTINGS)
+    background: Background | None = field(default_factory=Background)
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One frame through the stream: the frame (BGR or grey uint8), its person alpha (float32
+    (H, W) in [0, 1]), the composite (BGR, or BGRA when transparent; None without a
+    background) and the time the segmenter took."""
+
+    frame: np.ndarray
+    alpha: np.ndarray
+    composite: np.ndarray | None
+    segment_ms: float
+
+
+class Stream:
+    """Keeps a Segmenter per model and the Compositor of the current background across
+    frames. Not thread-safe: one stream, one thread."""
+
+    def __init__(self, request: StreamRequest = StreamRequest(), threads: int | None = None):
+        self.threads = threads
+        self._segmenters: dict[object, Segmenter] = {}
+        self._compositor: Compositor | None = None
+        self.request = request
+        self.configure(request)
+
+    def configure(self, request: StreamRequest) -> None:
+        """Use ``request`` from the next frame on. Raises ModelFileError or InputError when
+        its model or background cannot be loaded; the stream then keeps the previous ones."""
+        segmenter = self._segmenters.get(request.model)
+        if segmenter is None:
+            segmenter = Segmenter(request.model, request.settings, self.threads)
+        elif segmenter.settings != request.settings:
+            segmenter.configure(request.settings)
+        compositor = self._compositor
+        if request.background is None:
+            compositor = None
+        elif compositor is None or compositor.background != request.background:
+            compositor = Compositor(request.background)
+        self._segmenters[request.model] = segmenter
+        if self._compositor is not None and compositor is not self._compositor:
+            self._compositor.close()
+        self._compositor = compositor
+        self.request = request
+
+    def reset(self) -> None:
+        """A new source: forget the temporal history."""
+        for segmenter in self._segmenters.values():
+            segmenter.reset()
+
+    def process(self, frame: np.ndarray) -> Processed:
+        start = time.perf_counter()
+        alpha = self._segmenters[self.request.model].segment(frame)
+        segment_ms = (time.perf_counter() - start) * 1000
+        composite = None if self._compositor is None else self._compositor.composite(frame, alpha)
+        return Processed(frame, alpha, composite, segment_ms)
+
+    def close(self) -> None:
+        if self._compositor is not None:
+            self._compositor.close()
+            self._compositor = None
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run(frames: Iterable[np.ndarray], request: StreamRequest = StreamRequest(),
+        threads: int | None = None) -> Iterator[Processed]:
+    """Each frame of ``frames``, in order, through one Stream (closed at the end)."""
+    with Stream(request, threads) as stream:
+        for frame in frames:
+            yield stream.process(frame)
