@@ -1,6 +1,6 @@
 """Export throughput beside the engine's own speed, in one run.
 
-    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur]
+    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur] [--loops 4]
 
 For each clip in ../shared/data/clips (skipped when absent) and a generated 1280x720 clip:
 the engine's fps on the clip's frames, decoded beforehand (segment + composite, one stream,
@@ -36,6 +36,22 @@ def generated_720p(folder: str) -> str:
     from conftest import write_clip
 
     return str(write_clip(os.path.join(folder, "generated-1280x720.mp4"), frames=72, size=(1280, 720), fps=24))
+
+
+def looped(clip: str, loops: int, folder: str) -> str:
+    """The clip's frames ``loops`` times over, as one H.264 file (no audio): a longer video,
+    so that the export's start-up and the encoder's final flush weigh as little as in real use."""
+    with VideoReader(clip) as reader:
+        info, frames = reader.info, list(reader.frames())
+    path = os.path.join(folder, f"{os.path.splitext(os.path.basename(clip))[0]}-x{loops}.mp4")
+    writer = VideoWriter(path, FORMATS["mp4"], info.width, info.height, info.fps)
+    try:
+        for _ in range(loops):
+            for frame in frames:
+                writer.write(frame)
+    finally:
+        writer.close()
+    return path
 
 
 def engine_fps(frames, request: StreamRequest) -> float:
@@ -86,12 +102,16 @@ def main(argv=None) -> int:
     p.add_argument("--format", default="mp4")
     p.add_argument("--background", default="blur")
     p.add_argument("--profile", action="store_true", help="also time each stage alone")
+    p.add_argument("--loops", type=int, default=1,
+                   help="export each clip repeated this many times over (a longer video)")
     args = p.parse_args(argv)
     request = StreamRequest(args.model, background=parse_background(args.background))
     with tempfile.TemporaryDirectory() as tmp:
         clips = sorted(os.path.join(CLIPS, c) for c in os.listdir(CLIPS)
                        if c.endswith(".mp4")) if os.path.isdir(CLIPS) else []
         clips.append(generated_720p(tmp))
+        if args.loops > 1:
+            clips = [looped(clip, args.loops, tmp) for clip in clips]
         print(f"model {args.model}, background {args.background}, format {args.format}")
         print(f"{'clip':<28} {'size':>9} {'frames':>6} {'engine fps':>10} {'export fps':>10} "
               f"{'ratio':>6} {'x real time':>11}")

@@ -1,4 +1,4 @@
-"""Video in, masked video out: decoding, the engine's stream and encoding, each in its own
+"""Video in, masked video out: decoding, the model, compositing and encoding, each in its own
 thread, joined by small bounded queues (PyAV and LiteRT release the GIL, so the three overlap
 on the cores instead of adding up), frames and audio kept in file order.
 
@@ -8,6 +8,7 @@ whole video is done; a failure or a cancel leaves nothing behind.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -130,29 +131,42 @@ def _even(image: np.ndarray, fmt) -> np.ndarray:
     return image
 
 
-def _processed(items, stream: Stream, fmt):
-    """The engine's stage: video frames become what is written, audio packets pass through."""
+def _segmented(items, stream: Stream, fmt):
+    """The model's stage: each video frame with its alpha; audio packets pass through."""
     for kind, item in items:
         if kind == "video":
-            processed = stream.process(_even(item, fmt))
-            out = processed.composite if processed.composite is not None else alpha_to_uint8(processed.alpha)
-            yield kind, (out, item.shape[:2])
+            frame = _even(item, fmt)
+            yield kind, (frame, stream.segment(frame), item.shape[:2])
+        else:
+            yield kind, item
+
+
+def _composited(items, stream: Stream):
+    """The compositing stage: each frame as it is written (the composite, or the matte)."""
+    for kind, item in items:
+        if kind == "video":
+            frame, alpha, shape_in = item
+            out = stream.composite(frame, alpha)
+            yield kind, (out if out is not None else alpha_to_uint8(alpha), shape_in)
         else:
             yield kind, item
 
 
 def _export(request, fmt, progress, cancelled) -> ExportResult:
     target = AtomicOutput(request.output, request.overwrite, folder=fmt.extension == "")
-    stream = Stream(request.stream_request())  # a bad model or background fails here, first
+    # a bad model or background fails here, first. The model leaves a core to the other
+    # stages: on 2 cores the export runs ~8% faster with one model thread than with two
+    stream = Stream(request.stream_request(), threads=max(1, (os.cpu_count() or 2) - 1))
     start = time.perf_counter()
     done, shape_in, shape_out = 0, None, None
     stop = threading.Event()
-    decoded, processed = _Pipe(stop), _Pipe(stop)
+    decoded, segmented, processed = _Pipe(stop), _Pipe(stop), _Pipe(stop)
     with VideoReader(request.source) as reader, target:
-        threads = [threading.Thread(target=decoded.feed, args=(reader.demux(),), daemon=True,
-                                    name="export-decode"),
-                   threading.Thread(target=processed.feed, args=(_processed(decoded, stream, fmt),),
-                                    daemon=True, name="export-engine")]
+        stages = {"decode": (decoded, reader.demux()),
+                  "segment": (segmented, _segmented(decoded, stream, fmt)),
+                  "composite": (processed, _composited(segmented, stream))}
+        threads = [threading.Thread(target=pipe.feed, args=(items,), daemon=True, name=f"export-{name}")
+                   for name, (pipe, items) in stages.items()]
         writer = None
         pending_audio = []
         try:

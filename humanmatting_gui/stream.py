@@ -77,10 +77,17 @@ class Stream:
 
     def process(self, frame: np.ndarray) -> Processed:
         start = time.perf_counter()
-        alpha = self._segmenters[self.request.model].segment(frame)
+        alpha = self.segment(frame)
         segment_ms = (time.perf_counter() - start) * 1000
-        composite = None if self._compositor is None else self._compositor.composite(frame, alpha)
-        return Processed(frame, alpha, composite, segment_ms)
+        return Processed(frame, alpha, self.composite(frame, alpha), segment_ms)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        """The first half of ``process``: the person alpha (in stream order: it smooths)."""
+        return self._segmenters[self.request.model].segment(frame)
+
+    def composite(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+        """The second half of ``process``, which a pipeline may run in another thread."""
+        return None if self._compositor is None else self._compositor.composite(frame, alpha)
 
     def close(self) -> None:
         if self._compositor is not None:
