@@ -119,6 +119,26 @@ def main(argv=None) -> int:
             mseg = median_ms(lambda: mp.segment(image), args.runs)
             mboth = median_ms(lambda: compositor.composite(image, mp.segment(image)), args.runs)
             print(f"  {width}x{height}  mediapipe  segment {mseg:6.2f}   segment+composite {mboth:6.2f}  ({1000 / mboth:5.0f} fps)")
+    print("\nlook effects at 640x480, cost per frame over the plain blur composite (ms, interleaved medians)")
+    image = frame(640, 480)
+    alpha = segmenter.segment(image)
+    from humanmatting_gui.look import Look
+    from humanmatting_gui.main_person import MainPerson
+
+    looks = {"plain": Look(), "light wrap 0.5": Look(light_wrap=0.5), "harmonize 0.5": Look(harmonize=0.5),
+             "clean edges": Look(clean_edges=True)}
+    composers = {name: Compositor("blur:15", look) for name, look in looks.items()}
+    two = alpha.copy()
+    two[:, :100] = np.maximum(two[:, :100], 0.9)  # a second region, so that just me has work
+    person = MainPerson()
+    functions = {name: (lambda c=c: c.composite(image, alpha)) for name, c in composers.items()}
+    functions["just me"] = lambda: person(two)
+    medians = interleaved_ms(functions, args.runs)
+    print(f"  plain composite             {medians['plain']:7.2f}")
+    for name, ms in medians.items():
+        if name != "plain":
+            extra = ms if name == "just me" else ms - medians["plain"]
+            print(f"  {name:27s} +{extra:6.2f}")
     return 0
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from humanmatting_gui.compositing import Background, alpha_to_uint8, parse_background
 from humanmatting_gui.errors import InputError, OutputError
+from humanmatting_gui.look import Look
 from humanmatting_gui.progress import Progress
 from humanmatting_gui.segmenter import SegmenterSettings
 from humanmatting_gui.sources import list_images, read_image
@@ -86,10 +87,11 @@ def _write_png(path: str, image: np.ndarray) -> None:
 
 
 def run(command: str, inputs: list[str], output: str, model="rgb", background: str | None = None,
-        video: bool = False) -> int:
+        video: bool = False, look: Look = Look(clean_edges=True)) -> int:
     """``cutout`` (the person as RGBA PNG, or over ``background``) or ``mask`` (8-bit masks)
     of every image under ``inputs`` into the folder ``output``. ``video``: each folder's
     images, in name order, are frames of one clip (temporal smoothing, reset per folder).
+    ``look``: just me for masks too; the rest for cut-outs.
     Returns the exit status: 1 when some files failed (each reported), else 0."""
     jobs = plan(inputs, output)
     if not jobs:
@@ -98,7 +100,7 @@ def run(command: str, inputs: list[str], output: str, model="rgb", background: s
         behind = None
     else:
         behind = parse_background(background) if background else Background("transparent")
-    request = StreamRequest(model, STREAM_SETTINGS if video else SegmenterSettings(), behind)
+    request = StreamRequest(model, STREAM_SETTINGS if video else SegmenterSettings(), behind, look)
     bar = Progress(len(jobs)) if len(jobs) > 1 else None
     failed, clip = 0, None
     with Stream(request) as stream:

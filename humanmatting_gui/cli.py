@@ -11,6 +11,38 @@ MODEL_HELP = "rgb, gray, or a .tflite/.keras file (default: rgb)"
 BACKGROUND_HELP = "blur[:STRENGTH], color:#RRGGBB, image:PATH, video:PATH or transparent"
 
 
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a strength is a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _look_options(parser, clean_edges: bool, just_me_only: bool = False) -> None:
+    parser.add_argument("--just-me", action="store_true",
+                        help="keep only the main person (largest and most central), hide others")
+    if just_me_only:
+        return
+    parser.add_argument("--light-wrap", type=_strength, default=0.0, metavar="STRENGTH",
+                        help="the new background's light bleeding into the person's edge, 0-1")
+    parser.add_argument("--harmonize", type=_strength, default=0.0, metavar="STRENGTH",
+                        help="move the person's colour toward the new background's, 0-1")
+    parser.add_argument("--clean-edges", action=argparse.BooleanOptionalAction, default=clean_edges,
+                        help="estimate the person's own colour at soft edges (hair) "
+                             f"(default: {'on' if clean_edges else 'off'})")
+
+
+def look_of(args):
+    """The Look the command line asks for."""
+    from humanmatting_gui.look import Look
+
+    return Look(args.just_me, getattr(args, "light_wrap", 0.0), getattr(args, "harmonize", 0.0),
+                getattr(args, "clean_edges", False))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line (and exit status 2)."""
 
@@ -31,12 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--screenshot", help="with --frames: save the window as this PNG")
     gui.add_argument("--max-rate", action="store_true",
                      help="read a video as fast as it decodes, not at its frame rate")
+    _look_options(gui, clean_edges=False)
 
     cutout = sub.add_parser("cutout", help="images -> the person as RGBA PNG (or composited)")
     cutout.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     cutout.add_argument("-o", "--output", required=True, metavar="OUTDIR")
     cutout.add_argument("--model", default="rgb", help=MODEL_HELP)
     cutout.add_argument("--background", help=f"composite over this instead: {BACKGROUND_HELP}")
+    _look_options(cutout, clean_edges=True)
 
     mask = sub.add_parser("mask", help="images -> 8-bit person masks (255 = person)")
     mask.add_argument("inputs", nargs="+", metavar="INPUT")
@@ -45,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument("--video", action="store_true",
                       help="each folder's images, in name order, are frames of one clip "
                            "(temporal smoothing as in the live view)")
+    _look_options(mask, clean_edges=False, just_me_only=True)
 
     export = sub.add_parser("export", help="video -> masked video, audio kept")
     export.add_argument("video", metavar="VIDEO")
@@ -54,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="mp4",
                         choices=("mp4", "mov-prores4444", "webm-alpha", "png-sequence", "matte"))
     export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _look_options(export, clean_edges=True)
 
     cam = sub.add_parser("virtualcam", help="send the composited stream to a virtual camera")
     cam.add_argument("--source", default="0", help="camera index, video file or image folder")
     cam.add_argument("--background", default="blur", help=BACKGROUND_HELP)
     cam.add_argument("--model", default="rgb", help=MODEL_HELP)
     cam.add_argument("--frames", type=int, help="stop after N frames")
+    _look_options(cam, clean_edges=False)
     return parser
 
 
@@ -95,7 +132,8 @@ def _run(command, args) -> int:
             from humanmatting_gui import batch
 
             return batch.run(command, args.inputs, args.output, args.model,
-                             getattr(args, "background", None), getattr(args, "video", False))
+                             getattr(args, "background", None), getattr(args, "video", False),
+                             look_of(args))
         if command == "export":
             return _export(args)
         return _virtualcam(args)
@@ -141,7 +179,8 @@ def _gui(args) -> int:
         return 1
     return app.run(getattr(args, "source", None), getattr(args, "background", None),
                    getattr(args, "model", None), getattr(args, "frames", None),
-                   getattr(args, "screenshot", None), not getattr(args, "max_rate", False))
+                   getattr(args, "screenshot", None), not getattr(args, "max_rate", False),
+                   look_of(args) if args.command == "gui" else None)
 
 
 def _export(args) -> int:
@@ -160,7 +199,8 @@ def _export(args) -> int:
         bar.update(done)
 
     request = ExportRequest(args.video, args.output, args.format, args.overwrite,
-                            StreamRequest(args.model, background=parse_background(args.background)))
+                            StreamRequest(args.model, background=parse_background(args.background),
+                                          look=look_of(args)))
     result = export_video(request, progress)
     bar.finish()
     for note in result.notes:
@@ -173,7 +213,7 @@ def _export(args) -> int:
 def _virtualcam(args) -> int:
     from humanmatting_gui import virtualcam
 
-    return virtualcam.run_cli(args.source, args.background, args.model, args.frames)
+    return virtualcam.run_cli(args.source, args.background, args.model, args.frames, look=look_of(args))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from humanmatting_gui.errors import InputError
+from humanmatting_gui.look import Harmonizer, Look, estimate_foreground, light_wrap
 from humanmatting_gui.resize import shrink
 
 KINDS = ("blur", "color", "image", "video", "transparent")
@@ -106,11 +107,17 @@ def blurred_background(frame: np.ndarray, alpha: np.ndarray, strength: int) -> n
 
 
 class Compositor:
-    """Composites frames over one Background. Image and video files are opened here, so a bad
-    background fails at construction with InputError, before any frame is processed."""
+    """Composites frames over one Background, with a Look (light wrap, colour harmony, clean
+    edges). Image and video files are opened here, so a bad background fails at construction
+    with InputError, before any frame is processed. ``stream``: frames follow one another
+    (harmony is smoothed over time); False for unrelated images."""
 
-    def __init__(self, background: Background | str = Background()):
+    def __init__(self, background: Background | str = Background(), look: Look = Look(),
+                 stream: bool = True):
         self.background = parse_background(background) if isinstance(background, str) else background
+        self.look = look
+        self._harmonizer = Harmonizer()
+        self._stream = stream
         self._image = None
         self._video = None
         self._cache = {}
@@ -126,6 +133,10 @@ class Compositor:
     @property
     def transparent(self) -> bool:
         return self.background.kind == "transparent"
+
+    def reset(self) -> None:
+        """A new stream: forget the smoothed colour statistics."""
+        self._harmonizer.reset()
 
     def close(self) -> None:
         if self._video is not None:
@@ -154,7 +165,11 @@ class Compositor:
         if alpha.shape != frame.shape[:2]:
             raise InputError(f"alpha {alpha.shape} does not match frame {frame.shape[:2]}")
         alpha = alpha.astype(np.float32, copy=False)
+        look = self.look
+        person = estimate_foreground(frame, alpha) if look.clean_edges else frame
         if self.transparent:
-            return np.dstack([frame, alpha_to_uint8(alpha)])
+            return np.dstack([person, alpha_to_uint8(alpha)])
         back = self.backdrop(frame, alpha)
-        return cv2.blendLinear(frame, back, alpha, cv2.subtract(1.0, alpha))
+        person = self._harmonizer(person, back, alpha, look.harmonize, self._stream)
+        person = light_wrap(person, back, alpha, look.light_wrap)
+        return cv2.blendLinear(person, back, alpha, cv2.subtract(1.0, alpha))

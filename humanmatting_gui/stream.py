@@ -11,6 +11,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from humanmatting_gui.compositing import Background, Compositor
+from humanmatting_gui.look import Look
+from humanmatting_gui.main_person import MainPerson
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 
 #: the one default for streams: temporal smoothing on (off for unrelated images)
@@ -21,11 +23,12 @@ STREAM_SETTINGS = SegmenterSettings(smoothing=0.5)
 class StreamRequest:
     """What a stream does, handed over whole. ``model``: ``rgb``, ``gray``, a model path or
     a backend object. ``background``: what goes behind the person; None gives no composite
-    (masks only)."""
+    (masks only). ``look``: just me, light wrap, harmony, clean edges."""
 
     model: object = "rgb"
     settings: SegmenterSettings = field(default=STREAM_SETTINGS)
     background: Background | None = field(default_factory=Background)
+    look: Look = field(default_factory=Look)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Stream:
         self.threads = threads
         self._segmenters: dict[object, Segmenter] = {}
         self._compositor: Compositor | None = None
+        self._main_person = MainPerson()
         self.request = request
         self.configure(request)
 
@@ -60,10 +64,14 @@ class Stream:
         elif segmenter.settings != request.settings:
             segmenter.configure(request.settings)
         compositor = self._compositor
+        streaming = request.settings.smoothing > 0  # frames of one clip, not unrelated images
         if request.background is None:
             compositor = None
         elif compositor is None or compositor.background != request.background:
-            compositor = Compositor(request.background)
+            compositor = Compositor(request.background, request.look, streaming)
+        else:
+            compositor.look = request.look
+        self._main_person.stream = streaming
         self._segmenters[request.model] = segmenter
         if self._compositor is not None and compositor is not self._compositor:
             self._compositor.close()
@@ -74,6 +82,9 @@ class Stream:
         """A new source: forget the temporal history."""
         for segmenter in self._segmenters.values():
             segmenter.reset()
+        self._main_person.reset()
+        if self._compositor is not None:
+            self._compositor.reset()
 
     def process(self, frame: np.ndarray) -> Processed:
         start = time.perf_counter()
@@ -82,8 +93,10 @@ class Stream:
         return Processed(frame, alpha, self.composite(frame, alpha), segment_ms)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
-        """The first half of ``process``: the person alpha (in stream order: it smooths)."""
-        return self._segmenters[self.request.model].segment(frame)
+        """The first half of ``process``: the person alpha (in stream order: it smooths and,
+        with just me, follows the main person)."""
+        alpha = self._segmenters[self.request.model].segment(frame)
+        return self._main_person(alpha) if self.request.look.just_me else alpha
 
     def composite(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
         """The second half of ``process``, which a pipeline may run in another thread."""

@@ -32,8 +32,14 @@ def test_cutout_writes_rgba_pngs(models_env, photos, tmp_path, capsys):
     rgba = cv2.imread(str(out / "sub/c.png"), cv2.IMREAD_UNCHANGED)
     source = cv2.imread(str(photos / "sub/c.jpg"))
     assert rgba.shape == (*source.shape[:2], 4)
-    np.testing.assert_array_equal(rgba[:, :, :3], source)
+    # clean edges by default: the person's estimated colour, which is the photo where solid
+    from humanmatting_gui.look import estimate_foreground
+
+    alpha = rgba[:, :, 3].astype(np.float32) / 255
+    assert np.abs(rgba[:, :, :3].astype(int) - estimate_foreground(source, alpha)).mean() < 1.0
     assert "3/3" in capsys.readouterr().err  # the progress bar
+    assert cli.main(["cutout", str(photos / "sub/c.jpg"), "-o", str(tmp_path / "raw"), "--no-clean-edges"]) == 0
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "raw/c.png"), cv2.IMREAD_UNCHANGED)[:, :, :3], source)
 
 
 def test_cutout_over_a_background(models_env, photos, tmp_path):
@@ -114,3 +120,45 @@ def test_a_desktop_without_libxcb_cursor_is_told_which_package_to_install():
     assert cli.display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", missing) is None
     assert cli.display_problem({"DISPLAY": ":0"}, "darwin", missing) is None
     assert "QT_QPA_PLATFORM=offscreen" in cli.display_problem({}, "linux", found)
+
+
+def test_look_options_on_every_command(capsys):
+    from humanmatting_gui.look import Look
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["cutout", "a.jpg", "-o", "out", "--just-me", "--light-wrap", "0.3",
+                              "--harmonize", "0.5"])
+    assert cli.look_of(args) == Look(True, 0.3, 0.5, clean_edges=True)  # clean edges on for cut-outs
+    assert cli.look_of(parser.parse_args(["export", "v.mp4", "-o", "o.mp4", "--no-clean-edges"])) == Look()
+    assert cli.look_of(parser.parse_args(["gui"])) == Look()  # live: all off by default
+    assert cli.look_of(parser.parse_args(["virtualcam", "--harmonize", "1"])) == Look(harmonize=1.0)
+    assert cli.look_of(parser.parse_args(["mask", "a.jpg", "-o", "o", "--just-me"])) == Look(just_me=True)
+    for bad in (["cutout", "a.jpg", "-o", "o", "--light-wrap", "2"], ["gui", "--harmonize", "x"],
+                ["mask", "a.jpg", "-o", "o", "--light-wrap", "0.5"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(bad)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+def test_mask_just_me_keeps_the_main_person(tmp_path):
+    from humanmatting_gui import batch
+    from humanmatting_gui.look import Look
+
+    class Bright:
+        channels = 3
+
+        def predict(self, pixels):
+            return (pixels.mean(axis=2) > 128).astype(np.float32)
+
+    image = np.zeros((120, 160, 3), np.uint8)
+    cv2.circle(image, (70, 60), 35, (255, 255, 255), -1)  # the main person
+    cv2.circle(image, (140, 60), 12, (255, 255, 255), -1)  # someone small at the side
+    cv2.imwrite(str(tmp_path / "two.png"), image)
+    assert batch.run("mask", [str(tmp_path / "two.png")], str(tmp_path / "all"), Bright()) == 0
+    assert batch.run("mask", [str(tmp_path / "two.png")], str(tmp_path / "me"), Bright(),
+                     look=Look(just_me=True)) == 0
+    both, me = (cv2.imread(str(tmp_path / d / "two.png"), cv2.IMREAD_GRAYSCALE) for d in ("all", "me"))
+    assert both[60, 70] > 200 and both[60, 140] > 200
+    assert me[60, 70] > 200 and me[60, 140] < 20

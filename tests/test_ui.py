@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from dataclasses import replace
 
 import av
 import cv2
@@ -16,6 +17,7 @@ from PySide6.QtGui import QDropEvent  # noqa: E402
 from humanmatting_gui import sources  # noqa: E402
 from humanmatting_gui.compositing import Background  # noqa: E402
 from humanmatting_gui.live import LiveProcessor  # noqa: E402
+from humanmatting_gui.look import Look  # noqa: E402
 from humanmatting_gui.ui import app as ui_app  # noqa: E402
 from humanmatting_gui.ui.cutout_dialog import CutoutDialog  # noqa: E402
 from humanmatting_gui.ui.main_window import MainWindow  # noqa: E402
@@ -115,7 +117,12 @@ def test_drop_an_image_to_cut_it_out(qtbot, window, tmp_path):
     assert dialog.save(dialog.rgba, str(target))
     saved = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
     assert saved.shape == (90, 120, 4)
-    np.testing.assert_array_equal(saved[:, :, :3], image)
+    np.testing.assert_array_equal(saved, dialog.rgba)
+    # cut-outs carry the person's estimated colour at soft edges, not the photo's mix
+    from humanmatting_gui.look import estimate_foreground
+
+    alpha = shown.args[0].rgba[:, :, 3].astype(np.float32) / 255
+    assert np.abs(saved[:, :, :3].astype(int) - estimate_foreground(image, alpha)).mean() < 1.0
     assert dialog.save(dialog.composited, str(tmp_path / "comp.png"))
     assert cv2.imread(str(tmp_path / "comp.png")).shape == (90, 120, 3)
 
@@ -225,6 +232,11 @@ def test_settings_are_remembered(qtbot, models_env, clip):
     first.mask_panel.set_model("gray")
     first.apply_background_spec("color:#123456")
     first.mask_panel.threshold.setValue(30)
+    first.look_panel.just_me.setChecked(True)
+    first.look_panel.light_wrap.setValue(40)
+    first.look_panel.harmonize.setValue(25)
+    # a look setting reaches the worker at once (the live view shows it on the next frame)
+    assert first.worker.request.look == Look(True, 0.4, 0.25, False)
     first.open_source(str(clip))
     first.close()
     second = MainWindow(remember=True)
@@ -233,6 +245,7 @@ def test_settings_are_remembered(qtbot, models_env, clip):
     assert second.background_panel.background.spec() == "color:#123456"
     assert second.mask_panel.settings().threshold == pytest.approx(0.3)
     assert second.last_saved_source == str(clip)
+    assert second.look_panel.look() == Look(True, 0.4, 0.25, False)
     second.close()
 
 
@@ -241,7 +254,11 @@ def test_export_dialog_runs_and_cancels(qtbot, window, clip, tmp_path):
     window.mask_panel.set_settings(window.mask_panel.settings().with_(threshold=0.6))
     dialog = window.open_export_dialog()
     # the window's model, mask settings and background, as objects
-    assert dialog.request().stream == window.current_request()
+    wanted = window.current_request()
+    assert dialog.request().stream == replace(wanted, look=replace(wanted.look, clean_edges=True))
+    dialog.clean_edges.setChecked(False)  # on by default for exports; the window's otherwise
+    assert dialog.request().stream == wanted
+    dialog.clean_edges.setChecked(True)
     assert dialog.request().stream.settings.threshold == pytest.approx(0.6)
     dialog.source.setText(str(clip))
     dialog.output.setText(str(tmp_path / "exported.mp4"))

@@ -77,7 +77,8 @@ def test_no_device_says_how_to_set_one_up(monkeypatch):
 
 def test_cli_streams_a_video_to_the_device(models_env, clip, fake_backend, monkeypatch, capsys):
     monkeypatch.setattr(virtualcam, "run_cli", _with_backend(virtualcam.run_cli, "fake"))
-    assert cli.main(["virtualcam", "--source", str(clip), "--frames", "5"]) == 0
+    assert cli.main(["virtualcam", "--source", str(clip), "--frames", "5", "--just-me",
+                     "--light-wrap", "0.4", "--harmonize", "0.3"]) == 0
     assert len(fake_backend.opened[-1].frames) == 5
     assert "sent 5 frames" in capsys.readouterr().err
 
@@ -91,8 +92,8 @@ def test_cli_without_a_device_is_one_line(models_env, clip, capsys):
 
 
 def _with_backend(function, backend):
-    def run(*args):
-        return function(*args, backend=backend)
+    def run(*args, **kwargs):
+        return function(*args, backend=backend, **kwargs)
     return run
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from humanmatting_gui.look import Look
 from humanmatting_gui.ui.main_window import MainWindow
 
 
@@ -82,8 +83,10 @@ class RunRecorder:
         self.window.close()
 
 
-def run(source=None, background=None, model=None, frames=None, screenshot=None, paced=True) -> int:
-    """Start the window (optionally on ``source``). With ``frames``: the headless run."""
+def run(source=None, background=None, model=None, frames=None, screenshot=None, paced=True,
+        look=None) -> int:
+    """Start the window (optionally on ``source``). With ``frames``: the headless run.
+    ``look``: a Look to start with (none or the default: the remembered one)."""
     if frames is not None and not source:
         print("humanmatting: error: --frames needs --source", file=sys.stderr)
         return 2
@@ -93,6 +96,9 @@ def run(source=None, background=None, model=None, frames=None, screenshot=None, 
     window = MainWindow(remember=frames is None)
     if model:
         window.mask_panel.set_model(model)
+        window._request_changed()
+    if look is not None and look != Look():
+        window.look_panel.set_look(look)
         window._request_changed()
     if background and not window.apply_background_spec(background) and frames is not None:
         print(f"humanmatting: error: {window.message.label.text()}", file=sys.stderr)

@@ -7,15 +7,15 @@ import os
 import cv2
 import numpy as np
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout
 
 from humanmatting_gui.compositing import Background, Compositor
 from humanmatting_gui.live import checkerboard
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 from humanmatting_gui.sources import read_image
+from humanmatting_gui.stream import Stream, StreamRequest
 from humanmatting_gui.ui.video_view import VideoView
 
 
@@ -28,16 +28,17 @@ class Cutout:
     composited: np.ndarray
 
 
-def make_cutout(path: str, model: str, settings: SegmenterSettings, background: Background) -> Cutout:
-    """Read, segment once at full resolution, composite (no Qt: runs off the GUI thread)."""
+def make_cutout(path: str, request: StreamRequest) -> Cutout:
+    """Read, segment once at full resolution (an image, not a stream: no smoothing), and
+    composite over the request's background and transparent, both with clean edge colours
+    (no Qt: runs off the GUI thread)."""
     image = read_image(path)
-    alpha = Segmenter(model, settings).segment(image)
-    compositor = Compositor(background)
-    try:
-        composited = compositor.composite(image, alpha)
-    finally:
-        compositor.close()
-    rgba = Compositor(Background("transparent")).composite(image, alpha)
+    look = replace(request.look, clean_edges=True)
+    single = replace(request, settings=request.settings.with_(smoothing=0.0), look=look)
+    with Stream(single) as stream:
+        alpha = stream.segment(image)
+        composited = stream.composite(image, alpha)
+    rgba = Compositor(Background("transparent"), look, stream=False).composite(image, alpha)
     return Cutout(path, image, alpha, rgba, composited)
 
 
@@ -47,10 +48,9 @@ class CutoutThread(QThread):
     done = Signal(object)
     errored = Signal(str)
 
-    def __init__(self, path: str, model: str, settings: SegmenterSettings, background: Background,
-                 parent=None):
+    def __init__(self, path: str, request: StreamRequest, parent=None):
         super().__init__(parent)
-        self.args = (path, model, settings, background)
+        self.args = (path, request)
         self.cancelled = threading.Event()
 
     def run(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 from PySide6.QtCore import QThread, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout)
 
 from humanmatting_gui.errors import HumanMattingError
@@ -52,7 +53,11 @@ def describe(request: StreamRequest) -> str:
     model = request.model if isinstance(request.model, str) else "custom"
     model = {"rgb": "RGB", "gray": "grey"}.get(model, os.path.basename(model))
     background = request.background.spec() if request.background is not None else "none"
-    return f"{model} model, background {background}, mask settings as in the window"
+    look = request.look
+    extras = [name for name, on in (("just me", look.just_me), (f"light wrap {look.light_wrap:.2f}", look.light_wrap),
+                                    (f"harmonize {look.harmonize:.2f}", look.harmonize)) if on]
+    return ", ".join([f"{model} model", f"background {background}", *extras,
+                      "mask settings as in the window"])
 
 
 class ExportDialog(QDialog):
@@ -68,10 +73,13 @@ class ExportDialog(QDialog):
         self.source = QLineEdit(source)
         self.output = QLineEdit()
         self.stream = stream
+        self.clean_edges = QCheckBox("Clean edge colours (hair)")
+        self.clean_edges.setChecked(True)
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
         form.addRow("Video", self._with_button(self.source, self._choose_source))
         form.addRow("Look", QLabel(describe(stream)))
+        form.addRow("", self.clean_edges)
         form.addRow("Format", self.format)
         form.addRow("Save as", self._with_button(self.output, self._choose_output))
         layout.addLayout(form)
@@ -120,8 +128,9 @@ class ExportDialog(QDialog):
             self.output.setText(path)
 
     def request(self) -> ExportRequest:
+        look = replace(self.stream.look, clean_edges=self.clean_edges.isChecked())
         return ExportRequest(self.source.text(), self.output.text(), self.format.currentText(),
-                             stream=self.stream)
+                             stream=replace(self.stream, look=look))
 
     def begin(self) -> None:
         if self.thread is not None:

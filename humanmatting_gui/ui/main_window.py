@@ -21,6 +21,7 @@ from humanmatting_gui.ui.background_panel import BackgroundPanel
 from humanmatting_gui.ui.capture import CaptureThread
 from humanmatting_gui.ui.cutout_dialog import CutoutDialog, CutoutThread
 from humanmatting_gui.ui.export_dialog import ExportDialog
+from humanmatting_gui.ui.look_panel import LookPanel
 from humanmatting_gui.ui.mask_panel import MaskPanel
 from humanmatting_gui.ui.message_bar import MessageBar
 from humanmatting_gui.ui.readout_plots import ReadoutPlots
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.source_panel = SourcePanel()
         self.background_panel = BackgroundPanel()
         self.mask_panel = MaskPanel(saved.settings)
+        self.look_panel = LookPanel(saved.look)
         self.plots = ReadoutPlots()
         self.virtualcam = QCheckBox("Send to virtual camera")
         self._layout()
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.source_panel.source_chosen.connect(self.open_source)
         self.background_panel.background_changed.connect(self._request_changed)
         self.mask_panel.changed.connect(self._request_changed)
+        self.look_panel.changed.connect(self._request_changed)
         self.mask_panel.mirror.toggled.connect(self._set_mirror)
         self.virtualcam.toggled.connect(self._set_virtualcam)
         self.last_saved_source = saved.source
@@ -88,7 +91,8 @@ class MainWindow(QMainWindow):
     def _layout(self) -> None:
         side = QWidget()
         column = QVBoxLayout(side)
-        for widget in (self.source_panel, self.background_panel, self.mask_panel, self.virtualcam):
+        for widget in (self.source_panel, self.background_panel, self.mask_panel, self.look_panel,
+                       self.virtualcam):
             column.addWidget(widget)
         column.addStretch(1)
         scroll = QScrollArea()
@@ -134,7 +138,8 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts)
 
     def current_request(self) -> StreamRequest:
-        return StreamRequest(self.mask_panel.model, self.mask_panel.settings(), self.background_panel.background)
+        return StreamRequest(self.mask_panel.model, self.mask_panel.settings(),
+                             self.background_panel.background, self.look_panel.look())
 
     def _request_changed(self, *_args) -> None:
         self.worker.set_request(self.current_request())
@@ -146,6 +151,7 @@ class MainWindow(QMainWindow):
             return  # the user has asked for something else meanwhile: that stands
         self.mask_panel.set_model(in_force.model)
         self.background_panel.set_background(in_force.background)
+        self.look_panel.set_look(in_force.look)
         self.worker.set_request(in_force)
         self._show_status()
 
@@ -272,8 +278,7 @@ class MainWindow(QMainWindow):
     def cut_out(self, path: str) -> CutoutThread:
         """Cut ``path`` out off the GUI thread; a dialog shows it when done (``cutout_shown``),
         a failure is a message."""
-        job = CutoutThread(path, self.mask_panel.model, self.mask_panel.settings(),
-                           self.background_panel.background, self)
+        job = CutoutThread(path, self.current_request(), self)
         job.done.connect(self._show_cutout)
         job.errored.connect(self.message.show_message)
         job.finished.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
@@ -321,7 +326,7 @@ class MainWindow(QMainWindow):
         if self.remember:
             stored.save(stored.Defaults(self.mask_panel.model, self.mask_panel.settings(),
                                         self.background_panel.background, self.source_spec,
-                                        self.saveGeometry()))
+                                        self.saveGeometry(), self.look_panel.look()))
         for dialog in list(self.dialogs):
             dialog.close()
         for job in list(self.jobs):

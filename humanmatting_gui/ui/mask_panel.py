@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QGroupBox, 
 from humanmatting_gui.segmenter import SegmenterSettings
 
 
-def _slider(value: float) -> QSlider:
+def percent_slider(value: float) -> QSlider:
+    """A horizontal 0-100 slider showing ``value`` in [0, 1]."""
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(0, 100)
     slider.setValue(round(value * 100))
@@ -38,9 +39,9 @@ class MaskPanel(QGroupBox):
             row.addWidget(button)
         self.models.buttonToggled.connect(self._model_toggled)
         form.addRow("Model", row)
-        self.threshold = _slider(settings.threshold)
-        self.softness = _slider(settings.softness)
-        self.smoothing = _slider(settings.smoothing / 0.95)
+        self.threshold = percent_slider(settings.threshold)
+        self.softness = percent_slider(settings.softness)
+        self.smoothing = percent_slider(settings.smoothing / 0.95)
         for slider in (self.threshold, self.softness, self.smoothing):
             slider.valueChanged.connect(self.changed)
         form.addRow("Threshold", self.threshold)

@@ -9,8 +9,9 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from humanmatting_gui.compositing import Background, parse_background
 from humanmatting_gui.errors import InputError
-from humanmatting_gui.stream import STREAM_SETTINGS
+from humanmatting_gui.look import Look
 from humanmatting_gui.segmenter import SegmenterSettings
+from humanmatting_gui.stream import STREAM_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Defaults:
     background: Background = field(default_factory=Background)
     source: str = ""
     geometry: QByteArray | None = None
+    look: Look = field(default_factory=Look)
 
 
 def _settings() -> QSettings:
@@ -42,11 +44,19 @@ def load() -> Defaults:
             refine=str(s.value("refine", base.settings.refine)).lower() == "true")
     except ValueError:
         settings = base.settings
+    try:
+        look = Look(str(s.value("just_me", base.look.just_me)).lower() == "true",
+                    float(s.value("light_wrap", base.look.light_wrap)),
+                    float(s.value("harmonize", base.look.harmonize)),
+                    str(s.value("clean_edges", base.look.clean_edges)).lower() == "true")
+    except ValueError:
+        look = base.look
     model = str(s.value("model", base.model))
     geometry = s.value("geometry")
     known = model in ("rgb", "gray") or os.path.isfile(model)  # a model file may have gone
     return Defaults(model if known else base.model, settings, background,
-                    str(s.value("source", "")), geometry if isinstance(geometry, QByteArray) else None)
+                    str(s.value("source", "")), geometry if isinstance(geometry, QByteArray) else None,
+                    look)
 
 
 def save(d: Defaults) -> None:
@@ -58,6 +68,8 @@ def save(d: Defaults) -> None:
     s.setValue("refine", d.settings.refine)
     s.setValue("background", d.background.spec())
     s.setValue("source", d.source)
+    for name in ("just_me", "light_wrap", "harmonize", "clean_edges"):
+        s.setValue(name, getattr(d.look, name))
     if d.geometry is not None:
         s.setValue("geometry", d.geometry)
     s.sync()
