@@ -112,3 +112,16 @@ def test_look_strengths_are_checked():
         Look(light_wrap=1.5)
     with pytest.raises(ValueError, match="harmonize"):
         Look(harmonize=-0.1)
+
+
+@pytest.mark.parametrize("box", [(10, 90, 20, 150), (0, 120, 0, 160), (37, 41, 101, 159)])
+def test_a_smooth_field_scaled_up_only_in_a_box_matches_scaling_it_all(box):
+    from humanmatting_gui.look import _upsampled_crop
+
+    ys, xs = np.mgrid[0:30, 0:40].astype(np.float32)
+    small = cv2.merge([np.sin(xs / 6) + np.cos(ys / 5)] * 3)
+    top, bottom, left, right = box
+    whole = cv2.resize(small, (160, 120), interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
+    part = _upsampled_crop(small, (120, 160), box)
+    assert part.shape == whole.shape
+    assert np.abs(part - whole).max() < 0.08  # within a small pixel's change of the field
