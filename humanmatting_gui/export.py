@@ -161,7 +161,7 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
     done, shape_in, shape_out = 0, None, None
     stop = threading.Event()
     decoded, segmented, processed = _Pipe(stop), _Pipe(stop), _Pipe(stop)
-    with VideoReader(request.source) as reader, target:
+    with stream, VideoReader(request.source) as reader, target:
         stages = {"decode": (decoded, reader.demux()),
                   "segment": (segmented, _segmented(decoded, stream, fmt)),
                   "composite": (processed, _composited(segmented, stream))}
@@ -194,7 +194,6 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
             for thread in threads:
                 if thread.is_alive():
                     thread.join()
-            stream.close()
             if writer is not None:
                 writer.close()
         if done == 0:

@@ -45,7 +45,8 @@ class Processed:
 
 class Stream:
     """Keeps a Segmenter per model and the Compositor of the current background across
-    frames. Not thread-safe: one stream, one thread."""
+    frames. Not thread-safe, with one exception: ``segment`` and ``composite`` touch separate
+    state, so a pipeline may run each in a thread of its own (each in frame order)."""
 
     def __init__(self, request: StreamRequest = StreamRequest(), threads: int | None = None):
         self.threads = threads
