@@ -94,16 +94,17 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def blurred_background(frame: np.ndarray, alpha: np.ndarray, strength: int) -> np.ndarray:
     """The frame's own background, blurred without the person bleeding into it: a normalised
-    blur of the background-weighted frame, computed at quarter size (same look, ~16x cheaper)."""
+    blur of the background-weighted frame, computed at quarter size (two Gaussian pyramid
+    steps down: same look, ~16x cheaper than at full size)."""
     h, w = frame.shape[:2]
-    small = (max(1, w // 4), max(1, h // 4))
-    weight = 1.001 - shrink(alpha, small)
-    pixels = shrink(frame, small).astype(np.float32)
+    pixels, weight = frame, alpha
+    for _ in range(2):
+        pixels, weight = cv2.pyrDown(pixels), cv2.pyrDown(weight)
     sigma = strength * max(h, w) / 640 / 4
-    weighted = cv2.GaussianBlur(pixels * weight[:, :, None], (0, 0), sigma)
+    weight = cv2.merge([cv2.subtract(1.001, weight)] * 3)  # same shapes: no slow broadcasting
+    weighted = cv2.GaussianBlur(pixels.astype(np.float32) * weight, (0, 0), sigma)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma)
-    blurred = weighted / norm[:, :, None]
-    return cv2.resize(np.clip(blurred, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(cv2.convertScaleAbs(weighted / norm), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 class Compositor:

@@ -127,8 +127,8 @@ def light_wrap(person: np.ndarray, back: np.ndarray, alpha: np.ndarray, strength
     inside = shrink(alpha, small)
     outside = 1.0 - inside
     near = _box(outside, radius)
-    light = _box(shrink(back, small).astype(np.float32) * outside[:, :, None], radius)
-    light = light / (near[:, :, None] + 1e-5)
+    light = _box(shrink(back, small).astype(np.float32) * cv2.merge([outside] * 3), radius)
+    light = light / cv2.merge([near + 1e-5] * 3)
     # how much background lies within reach, on the person only: 0 in the interior
     weight = np.clip(near * 2.0, 0, 1) * inside * strength
     rows, cols = np.flatnonzero((weight > 1e-3).any(axis=1)), np.flatnonzero((weight > 1e-3).any(axis=0))
