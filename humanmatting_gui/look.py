@@ -122,12 +122,14 @@ def light_wrap(person: np.ndarray, back: np.ndarray, alpha: np.ndarray, strength
     if strength <= 0:
         return person
     h, w = alpha.shape
-    small = (max(1, w // 4), max(1, h // 4))
+    quarter, inside = back, alpha
+    for _ in range(2):  # two Gaussian pyramid steps: half the cost of an area resize
+        quarter, inside = cv2.pyrDown(quarter), cv2.pyrDown(inside)
+    small = (inside.shape[1], inside.shape[0])
     radius = max(1, round(max(small) * 0.015 * 4))
-    inside = shrink(alpha, small)
     outside = 1.0 - inside
     near = _box(outside, radius)
-    light = _box(shrink(back, small).astype(np.float32) * cv2.merge([outside] * 3), radius)
+    light = _box(quarter.astype(np.float32) * cv2.merge([outside] * 3), radius)
     light = light / cv2.merge([near + 1e-5] * 3)
     # how much background lies within reach, on the person only: 0 in the interior
     weight = np.clip(near * 2.0, 0, 1) * inside * strength
@@ -139,7 +141,7 @@ def light_wrap(person: np.ndarray, back: np.ndarray, alpha: np.ndarray, strength
     box = (max(0, int(rows[0] * fy) - 4), min(h, int(np.ceil((rows[-1] + 1) * fy)) + 4),
            max(0, int(cols[0] * fx) - 4), min(w, int(np.ceil((cols[-1] + 1) * fx)) + 4))
     weight = _upsampled_crop(weight, (h, w), box)
-    light = _upsampled_crop(np.clip(light, 0, 255), (h, w), box).astype(np.uint8)
+    light = _upsampled_crop(cv2.convertScaleAbs(light), (h, w), box)
     top, bottom, left, right = box
     out = person.copy()
     out[top:bottom, left:right] = cv2.blendLinear(light, np.ascontiguousarray(person[top:bottom, left:right]),
@@ -151,7 +153,8 @@ class Harmonizer:
     """Moves the person's colour statistics toward the new background's: per BGR channel,
     the person's mean shifted toward the background's mean by ``strength`` (at most
     HARMONY_SHIFT levels) and its spread scaled toward the background's (within
-    HARMONY_GAIN), applied as a lookup table (a low-frequency change: edges and detail stay).
+    HARMONY_GAIN), applied as one affine map per channel (a low-frequency change: edges and
+    detail stay).
     In a stream the statistics are smoothed over about ten frames, so it never flickers."""
 
     def __init__(self, smoothing: float = 0.9):
@@ -187,6 +190,8 @@ class Harmonizer:
         mean_p, std_p, mean_b, std_b = stats
         shift = np.clip(mean_b - mean_p, -HARMONY_SHIFT, HARMONY_SHIFT) * strength
         gain = 1 + (np.clip(std_b / np.maximum(std_p, 1.0), *HARMONY_GAIN) - 1) * strength
-        levels = np.arange(256, dtype=np.float32)[:, None]
-        table = np.clip((levels - mean_p) * gain + mean_p + shift + 0.5, 0, 255).astype(np.uint8)
-        return cv2.LUT(person, table.reshape(256, 1, 3))
+        # out = gain (x - mean) + mean + shift per channel, rounded and saturated by OpenCV
+        matrix = np.zeros((3, 4), np.float32)
+        matrix[range(3), range(3)] = gain
+        matrix[:, 3] = mean_p * (1 - gain) + shift
+        return cv2.transform(person, matrix)
