@@ -15,7 +15,6 @@ import numpy as np
 
 from humanmatting_gui.errors import InputError
 from humanmatting_gui.look import Harmonizer, Look, estimate_foreground, light_wrap
-from humanmatting_gui.resize import shrink
 
 KINDS = ("blur", "color", "image", "video", "transparent")
 DEFAULT_BLUR = 15
@@ -118,7 +117,7 @@ class Compositor:
         self.background = parse_background(background) if isinstance(background, str) else background
         self.look = look
         self._harmonizer = Harmonizer()
-        self._stream = stream
+        self.stream = stream
         self._image = None
         self._video = None
         self._cache = {}
@@ -171,6 +170,6 @@ class Compositor:
         if self.transparent:
             return np.dstack([person, alpha_to_uint8(alpha)])
         back = self.backdrop(frame, alpha)
-        person = self._harmonizer(person, back, alpha, look.harmonize, self._stream)
+        person = self._harmonizer(person, back, alpha, look.harmonize, self.stream)
         person = light_wrap(person, back, alpha, look.light_wrap)
         return cv2.blendLinear(person, back, alpha, cv2.subtract(1.0, alpha))

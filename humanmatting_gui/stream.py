@@ -71,7 +71,7 @@ class Stream:
         elif compositor is None or compositor.background != request.background:
             compositor = Compositor(request.background, request.look, streaming)
         else:
-            compositor.look = request.look
+            compositor.look, compositor.stream = request.look, streaming
         self._main_person.stream = streaming
         self._segmenters[request.model] = segmenter
         if self._compositor is not None and compositor is not self._compositor:
