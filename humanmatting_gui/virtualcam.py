@@ -67,11 +67,11 @@ def run_cli(source_spec: str, background: str, model: str, frames: int | None,
             backend: str | None = None, look=None) -> int:
     """The ``virtualcam`` command: the source's frames through the engine's stream to a
     virtual camera."""
+    from humanmatting_gui.look import Look
     from humanmatting_gui.sources import open_source
     from humanmatting_gui.stream import Stream, StreamRequest
 
-    request = StreamRequest(model, background=parse_background(background))
-    stream = Stream(request if look is None else StreamRequest(model, background=request.background, look=look))
+    stream = Stream(StreamRequest(model, background=parse_background(background), look=look or Look()))
     source = open_source(source_spec)
     camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
     sent = 0
