@@ -91,6 +91,53 @@ def test_training_batches(dataset, grey):
     assert shapes <= set(pipeline.train_shapes(64)) and len(shapes) > 1
 
 
+def test_consistency_batches_are_view_pairs(dataset):
+    """Images 2k and 2k+1 are one sample seen twice: equal targets, the weight beside them,
+    pixels that differ only by the camera's draws (not by geometry)."""
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    scenes = data.load_backgrounds([str(backgrounds)])
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64,
+                                        consistency=2.0)
+    for x, y in batches.take(6):
+        x, y = x.numpy(), y.numpy()
+        assert x.shape[0] == 4 and y.shape == (*x.shape[:3], 2)
+        assert np.all(y[..., 1] == 2.0)
+        assert np.array_equal(y[0::2, ..., 0], y[1::2, ..., 0])
+        assert not np.array_equal(x[0::2], x[1::2])
+        for first, second in zip(x[0::2], x[1::2]):  # the same scene: strongly correlated
+            assert np.corrcoef(first.mean(-1).ravel(), second.mean(-1).ravel())[0, 1] > 0.7
+    with pytest.raises(ValueError, match="even batch"):
+        pipeline.training_dataset(loaded.images, loaded.masks, scenes, 3, size=64, consistency=1.0)
+
+
+def test_the_model_trains_on_consistency_pairs(dataset):
+    flat, _, backgrounds = dataset
+    loaded = data.load_pairs(data.find_pairs(str(flat)))
+    net = train.build(train.parse_args(["--data", "x", "--out", "y", "--consistency", "2", *TINY_ARGS]))
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, [], 4, size=64, consistency=2.0)
+    logs = net.fit(batches, steps_per_epoch=2, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][0]) and 0.0 <= logs["person_iou"][0] <= 1.0
+
+
+def test_consistency_loss_on_known_pairs():
+    truth = np.zeros((4, 8, 8, 1), np.float32)
+    truth[:, :4] = 1.0
+    truth[:, :, 6:] = losses.IGNORE
+    pred = np.clip(truth, 0.1, 0.9)
+    other = pred.copy()
+    other[1, 4:6, :6] = 0.5  # the second view of pair 0 differs by 0.4 on 12 counted pixels
+    other[3, :, 6:] = 0.0  # pair 1 differs only where nothing is counted
+    plain = losses.matting_loss(truth, other).numpy()
+    paired = losses.matting_loss(np.concatenate([truth, np.full_like(truth, 2.0)], -1), other).numpy()
+    difference = 2.0 * 12 * 0.4 ** 2 / 48
+    assert paired == pytest.approx(plain + [difference, difference, 0.0, 0.0], abs=1e-5)
+    metric, paired_metric = losses.PersonIoU(), losses.PersonIoU()
+    metric.update_state(truth, other)
+    paired_metric.update_state(np.concatenate([truth, np.full_like(truth, 2.0)], -1), other)
+    assert float(paired_metric.result()) == pytest.approx(float(metric.result()))
+
+
 def _colour_teacher():
     """A model whose person probability is sigmoid((red - green) / 20): blind in grey."""
     inputs = keras.Input((None, None, 3))
@@ -457,7 +504,8 @@ def test_the_trainer_takes_ignore_values_and_motion_options():
                              "--small", "0.2", "--textures", "0.5"])
     assert args.ignore == {"a": 128}
     assert train.augmentation(args) == pipeline.Augmentation(rotate=0.3, small=0.2, textures=0.5)
-    for bad in (["--ignore", "a"], ["--rotate", "2"]):
+    for bad in (["--ignore", "a"], ["--rotate", "2"], ["--consistency", "1", "--batch", "7"],
+                ["--consistency", "-1"], ["--consistency", "1", "--teacher", "t.keras"]):
         with pytest.raises(SystemExit):
             train.parse_args(["--data", "a", "--out", "o", *bad])
 

@@ -1,4 +1,5 @@
-"""Loss and metrics for soft person masks: BCE + Dice + edge-weighted BCE; person IoU and mIoU."""
+"""Loss and metrics for soft person masks: BCE + Dice + edge-weighted BCE, and the agreement of
+two views of one sample; person IoU and mIoU."""
 
 from __future__ import annotations
 
@@ -11,11 +12,23 @@ EDGE_WINDOW = 5
 IGNORE = -1.0
 
 
+def split_targets(y_true):
+    """(mask, consistency weight per image or None) of a batch of targets: training batches
+    of view pairs (``pipeline.training_dataset``) carry the weight as a second channel."""
+    y_true = ops.cast(y_true, "float32")
+    if y_true.shape[-1] == 2:
+        return y_true[..., :1], y_true[:, 0, 0, 1]
+    return y_true, None
+
+
 @keras.saving.register_keras_serializable(package="humanmatting")
 def matting_loss(y_true, y_pred):
     """Per-image loss: BCE weighted up to 1 + EDGE_WEIGHT on the mask's edges, plus soft Dice.
-    Pixels labelled IGNORE count in neither term."""
-    y_true = ops.cast(y_true, "float32")
+    Pixels labelled IGNORE count in neither term. In a batch of view pairs (images 2k and
+    2k+1 the same sample), plus the weighted mean squared difference of the pair's
+    predictions over the counted pixels: what differs between them is only the camera's
+    colour and noise, as between two frames of a still person, so this is flicker."""
+    y_true, consistency = split_targets(y_true)
     valid = ops.cast(y_true != IGNORE, "float32")
     y_true = y_true * valid
     y_pred = ops.clip(ops.cast(y_pred, "float32"), 1e-6, 1 - 1e-6)
@@ -27,7 +40,17 @@ def matting_loss(y_true, y_pred):
     overlap = ops.sum(y_true * y_pred, axis=(1, 2, 3))
     total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(y_pred * valid, axis=(1, 2, 3))
     dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
-    return weighted + dice
+    if consistency is None:
+        return weighted + dice
+    return weighted + dice + consistency * ops.repeat(pair_difference(y_pred, valid), 2)
+
+
+def pair_difference(y_pred, valid):
+    """Per pair (images 2k, 2k+1), the mean squared difference of the two predictions over
+    the pixels the first's targets count."""
+    first, second, counted = y_pred[0::2], y_pred[1::2], valid[0::2]
+    return (ops.sum(counted * ops.square(first - second), axis=(1, 2, 3)) /
+            ops.maximum(ops.sum(counted, axis=(1, 2, 3)), 1.0))
 
 
 @keras.saving.register_keras_serializable(package="humanmatting")
@@ -44,6 +67,7 @@ class PersonIoU(keras.metrics.Metric):
         self.counts = self.add_variable((4,), initializer="zeros", name="counts")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = split_targets(y_true)[0]
         valid = ops.cast(y_true != IGNORE, "float32")
         t = ops.cast(y_true > 0.5, "float32")
         p = ops.cast(y_pred > 0.5, "float32") * valid

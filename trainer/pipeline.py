@@ -272,7 +272,20 @@ def augment(image, mask, shape, backgrounds=None, grey=False, augmentation=Augme
     """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1 or
     IGNORE)`` from an RGB uint8 photo and its uint8 mask (see ``_split_mask``), put through
     ``augmentation`` (see ``Augmentation``)."""
-    a = augmentation
+    scene, mask = _stage(image, mask, shape, backgrounds, augmentation)
+    return _camera(scene, shape, grey), mask
+
+
+def augment_pair(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation()):
+    """Two views of one training sample, ``(pixels 2xHxWxC, masks 2xHxWx1)``: the same scene,
+    person and geometry, seen through two independent draws of the camera's colour, blur and
+    noise (as two frames of a still person differ), so their masks are equal."""
+    scene, mask = _stage(image, mask, shape, backgrounds, augmentation)
+    return tf.stack([_camera(scene, shape, grey), _camera(scene, shape, grey)]), tf.stack([mask, mask])
+
+
+def _stage(image, mask, shape, backgrounds, a):
+    """The scene of a sample before the camera: geometry, pasting, occluders, motion blur."""
     image = tf.cast(image, tf.float32)
     mask, valid = _split_mask(mask)
     small = _uniform() < a.small
@@ -302,18 +315,21 @@ def augment(image, mask, shape, backgrounds=None, grey=False, augmentation=Augme
                       lambda: _motion_blur(tf.concat([image, mask], axis=2)),
                       lambda: tf.concat([image, mask], axis=2))
     image, mask = blurred[:, :, :3], blurred[:, :, 3:4]
-    image = _degrade(_jitter(image, 0.5), shape)
-    if grey:
-        image = tf.image.rgb_to_grayscale(image)
-    else:  # some grey frames keep the RGB model usable on black-and-white footage
-        image = tf.cond(_uniform() < GREY_PROBABILITY,
-                        lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image)),
-                        lambda: image)
     # kept own scene: the repeated edges are no one's business, as in the engine's letterbox,
     # and neither is what the labels mark unknown
     counted = composite | ((inside > 0.5) & (valid > 0.5))
-    mask = tf.where(counted, tf.clip_by_value(mask, 0.0, 1.0), losses.IGNORE)
-    return image, mask
+    return image, tf.where(counted, tf.clip_by_value(mask, 0.0, 1.0), losses.IGNORE)
+
+
+def _camera(image, shape, grey):
+    """What the camera does to a scene: colour, gamma, blur and noise; grey where asked."""
+    image = _degrade(_jitter(image, 0.5), shape)
+    if grey:
+        return tf.image.rgb_to_grayscale(image)
+    # some grey frames keep the RGB model usable on black-and-white footage
+    return tf.cond(_uniform() < GREY_PROBABILITY,
+                   lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image)),
+                   lambda: image)
 
 
 def _ragged_backgrounds(backgrounds):
@@ -339,27 +355,47 @@ def distil(images, masks, teacher, weight, grey=False):
 
 
 def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
-                     augmentation=Augmentation(), teacher=None, teacher_weight=0.3):
+                     augmentation=Augmentation(), teacher=None, teacher_weight=0.3,
+                     consistency=0.0):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
     ``masks``: uint8, HxW, or HxWx2 with a validity channel (``data.load_pair``).
-    With a ``teacher`` model, targets are blended with its predictions (``distil``)."""
+    With a ``teacher`` model, targets are blended with its predictions (``distil``).
+    With ``consistency`` > 0 a batch holds ``batch_size / 2`` samples, each as two views
+    (``augment_pair``: images 2k and 2k+1), and the targets get a second channel holding
+    ``consistency``, the weight ``losses.matting_loss`` gives their agreement."""
     if not images:
         raise ValueError("no training pairs could be loaded")
+    if consistency and (batch_size % 2 or teacher is not None):
+        raise ValueError("consistency pairs need an even batch and no teacher")
     ragged = _ragged_backgrounds(backgrounds)
     signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 2], tf.uint8))
     per_shape = []
     # with a teacher the samples stay in colour until it has seen them
     sample_grey = grey and teacher is None
+    sample = augment_pair if consistency else augment
     for k, shape in enumerate(train_shapes(size)):
         data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: augment(i, m, s, ragged, sample_grey, augmentation),
+        data = data.map(lambda i, m, s=shape: sample(i, m, s, ragged, sample_grey, augmentation),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-        per_shape.append(data.batch(batch_size, drop_remainder=True))
+        if consistency:
+            data = data.batch(batch_size // 2, drop_remainder=True).map(
+                lambda x, y: _interleave_pairs(x, y, consistency))
+        else:
+            data = data.batch(batch_size, drop_remainder=True)
+        per_shape.append(data)
     batches = tf.data.Dataset.sample_from_datasets(per_shape, seed=seed)
     if teacher is not None:
         batches = batches.map(lambda x, y: distil(x, y, teacher, teacher_weight, grey))
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _interleave_pairs(images, masks, weight):
+    """Nx2xHxWxC pairs as 2N images, the two views of a sample side by side; the targets
+    with the consistency weight as a second channel."""
+    flat = lambda t: tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], axis=0))
+    masks = flat(masks)
+    return flat(images), tf.concat([masks, tf.fill(tf.shape(masks), float(weight))], axis=-1)
 
 
 def letterbox(image, mask, size=256):

@@ -94,6 +94,10 @@ def parse_args(argv=None):
                         "targets (an RGB teacher for a grey student)")
     p.add_argument("--teacher-weight", type=float, default=0.3,
                    help="share of the teacher in the targets, below 0.5 (default 0.3)")
+    p.add_argument("--consistency", type=float, default=0.0, metavar="WEIGHT",
+                   help="train on pairs of views of each sample (two draws of the camera's "
+                        "colour and noise) and add WEIGHT x their mean squared difference to "
+                        "the loss, against flicker (e.g. 2; halves the samples per batch)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.ema is not None and not 0.0 < args.ema < 1.0:
@@ -117,6 +121,10 @@ def parse_args(argv=None):
         p.error(f"--teacher-weight must lie between 0 and 0.5, got {args.teacher_weight}")
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
+    if args.consistency < 0:
+        p.error(f"--consistency is a weight of at least 0, got {args.consistency}")
+    if args.consistency and (args.batch % 2 or args.teacher):
+        p.error("--consistency needs an even --batch and no --teacher")
     return args
 
 
@@ -245,7 +253,8 @@ def load_data(args, who: Role = Role()):
     # and sharding by element would make every worker decode and augment everything
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
                                           args.size, grey, args.seed + 1000 * who.index,
-                                          augmentation(args), teacher, args.teacher_weight)
+                                          augmentation(args), teacher, args.teacher_weight,
+                                          args.consistency)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     train_set = train_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.OFF))
     val_set = val_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.DATA))
