@@ -17,6 +17,7 @@ each into a single 3x3 convolution with bias for deployment, with the same outpu
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from dataclasses import asdict, dataclass
@@ -183,16 +184,17 @@ def build_likeunet(config: LikeUnetConfig = LikeUnetConfig(), deploy: bool = Fal
     return model
 
 
+CONFIG_ENTRY = "likeunet.json"  # the architecture, beside Keras' own entries in a .keras file
+
+
 def config_of(model: keras.Model) -> LikeUnetConfig:
-    """Recover the LikeUnetConfig a model was built from (also for a model loaded from file)."""
-    stem = model.get_layer("stem")
-    stages = [model.get_layer(f"enc{s}_0_pw").filters for s in range(1, 5)]
-    blocks = tuple(sum(1 for l in model.layers if l.name.startswith(f"enc{s}_") and
-                       l.name.endswith("_dw")) for s in range(1, 5))
-    return LikeUnetConfig(
-        channels=model.input_shape[-1], widths=(stem.filters, *stages), blocks=blocks,
-        decoder_widths=tuple(model.get_layer(f"dec{s}_pw").filters for s in range(4)),
-        classes=model.get_layer("head").filters, branches=stem.branches)
+    """The LikeUnetConfig a model was built from: kept on the model by ``build_likeunet`` and
+    in its file by ``save_keras`` (``load_keras`` puts it back)."""
+    config = getattr(model, "likeunet_config", None)
+    if config is None:
+        raise ModelFileError(f"model {model.name} carries no LikeUnet architecture (not built by "
+                             f"build_likeunet, or loaded from a file saved without {CONFIG_ENTRY})")
+    return config
 
 
 def is_deploy(model: keras.Model) -> bool:
@@ -221,26 +223,33 @@ def count_params(model: keras.Model) -> int:
 
 
 def save_keras(model: keras.Model, path: str) -> None:
-    """Save as a Keras 3 ``.keras`` file, written to a temporary name and renamed at the end."""
+    """Save as a Keras 3 ``.keras`` file with the architecture (``CONFIG_ENTRY``) beside the
+    weights, written to a temporary name and renamed at the end."""
     tmp = f"{path}.part.keras"
     model.save(tmp)
+    with zipfile.ZipFile(tmp, "a") as archive:
+        archive.writestr(CONFIG_ENTRY, json.dumps(asdict(config_of(model))))
     os.replace(tmp, path)
 
 
 def load_keras(path: str, compile: bool = False) -> keras.Model:
-    """Load a ``.keras`` LikeUnet in safe mode. Raises ModelFileError naming the file."""
+    """Load a ``.keras`` LikeUnet in safe mode, its architecture with it (``config_of``).
+    Raises ModelFileError naming the file."""
     if not os.path.isfile(path):
         raise ModelFileError(f"model file not found: {path}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"not a Keras model file (truncated or wrong format): {path}")
     try:
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
+        model = keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged archive
         raise ModelFileError(f"cannot load model {path}: {exc}".splitlines()[0]) from exc
-
-
-def config_dict(model: keras.Model) -> dict:
-    return asdict(config_of(model))
+    with zipfile.ZipFile(path) as archive:
+        if CONFIG_ENTRY not in archive.namelist():
+            raise ModelFileError(f"{path} has no {CONFIG_ENTRY}: not a humanmatting LikeUnet file")
+        config = json.loads(archive.read(CONFIG_ENTRY))
+    model.likeunet_config = LikeUnetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                              for k, v in config.items()})
+    return model
 
 
 def signature_name(height: int | None, width: int | None) -> str:
