@@ -10,6 +10,7 @@ import tensorflow as tf
 from humanmatting_gui import backends
 from humanmatting_gui import model as likeunet
 from trainer import data, evaluate, losses, pipeline, train, transfer
+from trainer import export as trainer_export
 
 from conftest import TINY, person_image, write_pairs
 
@@ -613,3 +614,22 @@ def test_video_metrics_on_a_constructed_clip():
     masked = [t.copy() for t in truths]
     masked[0][:, :] = np.nan  # an unknown frame: no pixel of it counts
     assert ev.score_stream(Replay(truths), frames, masked)["iou"] == 1.0
+
+
+def test_average_of_two_models_weights():
+    config = likeunet.LikeUnetConfig(**TINY)
+    first, second = likeunet.build_likeunet(config), likeunet.build_likeunet(config)
+    for net, seed in ((first, 1), (second, 2)):
+        rng = np.random.default_rng(seed)
+        for w in net.weights:
+            w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+    for share in (0.0, 0.25, 1.0):
+        mixed = trainer_export.average(first, second, share)
+        for m, a, b in zip(mixed.weights, first.weights, second.weights):
+            np.testing.assert_allclose(np.asarray(m), (1 - share) * np.asarray(a) + share * np.asarray(b),
+                                       rtol=1e-6)
+    assert likeunet.config_of(mixed) == config
+    with pytest.raises(ValueError, match="one architecture"):
+        trainer_export.average(first, likeunet.build_likeunet(likeunet.LikeUnetConfig(channels=1, **TINY)), 0.5)
+    with pytest.raises(ValueError, match="share"):
+        trainer_export.average(first, second, 1.5)

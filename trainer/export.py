@@ -1,11 +1,16 @@
 """Turn a training checkpoint into the deploy model files: folded ``.keras`` and ``.tflite``.
 
     python -m trainer.export runs/rgb/best.keras models/likeunet-rgb [--int8 DATA...]
+        [--average-with OTHER.keras --share S]
 
 The ``.tflite`` file carries a fixed-size graph for each common working shape
 (``segmenter.common_shapes``) beside the open-sided one. ``--int8`` quantises it to int8
 weights and activations, calibrated on training photos of those folders (never the
 validation split); compare it with the float file with ``python -m trainer.evaluate``.
+``--average-with`` exports the weights ``(1 - S) x checkpoint + S x OTHER`` of two models of
+one architecture, one fine-tuned from the other: a model between the two (weight-space
+ensembling, "WiSE-FT", Wortsman et al. CVPR 2022), which tends to keep most of what the
+fine-tuning gained on its new data and most of what it lost on the old.
 """
 
 from __future__ import annotations
@@ -42,6 +47,22 @@ def calibration_samples(folders: list[str], channels: int, shapes, photos: int =
             yield pixels.reshape(h, w, channels)
 
 
+def average(first, second, share: float):
+    """A copy of ``first`` with every weight (batch-norm statistics too) at
+    ``(1 - share) x first + share x second``; both of one architecture and form."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the share of the second model must lie in [0, 1], got {share}")
+    if (likeunet.config_of(first), likeunet.is_deploy(first)) != (likeunet.config_of(second),
+                                                                  likeunet.is_deploy(second)):
+        raise ValueError("only models of one architecture and form can be averaged")
+    out = likeunet.build_likeunet(likeunet.config_of(first), likeunet.is_deploy(first), first.name)
+    others = {w.path: w for w in second.weights}
+    for target, a in zip(out.weights, first.weights):
+        b = others[a.path]
+        target.assign((1.0 - share) * np.asarray(a) + share * np.asarray(b))
+    return out
+
+
 def export(checkpoint, stem: str, calibration_folders=None) -> tuple[str, str]:
     """Fold a LikeUnet (a model or a ``.keras`` path) and write ``stem.keras`` + ``stem.tflite``
     (int8 when ``calibration_folders`` are given)."""
@@ -64,9 +85,17 @@ def main(argv=None) -> int:
     parser.add_argument("stem", help="output path without extension")
     parser.add_argument("--int8", nargs="+", metavar="DATA",
                         help="quantise to int8, calibrated on the training photos of these folders")
+    parser.add_argument("--average-with", metavar="KERAS",
+                        help="export the weighted average of the checkpoint and this model")
+    parser.add_argument("--share", type=float, default=0.5,
+                        help="the share of --average-with in the average (default 0.5)")
     args = parser.parse_args(argv)
     try:
-        for path in export(args.checkpoint, args.stem, args.int8):
+        checkpoint = args.checkpoint
+        if args.average_with:
+            checkpoint = average(likeunet.load_keras(checkpoint), likeunet.load_keras(args.average_with),
+                                 args.share)
+        for path in export(checkpoint, args.stem, args.int8):
             print(path)
     except (HumanMattingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
