@@ -22,7 +22,9 @@ class SegmenterSettings:
     ``smoothing``: temporal smoothing strength for streams (0 = off, for unrelated images).
     ``motion``: with smoothing, follow motion (``postprocess.FlowFusion``: the previous mask
     warped by optical flow) instead of plain exponential smoothing.
-    ``refine``: guided-filter edges against the full-resolution frame."""
+    ``refine``: guided-filter edges against the full-resolution frame.
+    ``zoom``: where the people found take a small part of the frame, a second pass of the
+    model on a window around them (``zoom_window``), its mask used there."""
 
     size: int = 256
     threshold: float = 0.5
@@ -30,6 +32,7 @@ class SegmenterSettings:
     smoothing: float = 0.0
     refine: bool = True
     motion: bool = False
+    zoom: bool = False
 
     def __post_init__(self):
         if self.size % 32 or self.size < 64:
@@ -75,6 +78,7 @@ class Segmenter:
         self.backend = load_backend(model, threads) if isinstance(model, str) else model
         self.settings = settings
         self._smoother = _smoother(settings)
+        self._window = None  # streams: the zoom window of the last frame
 
     @property
     def channels(self) -> int:
@@ -88,6 +92,7 @@ class Segmenter:
     def reset(self) -> None:
         """Forget the stream's history (call when the source changes)."""
         self._smoother.reset()
+        self._window = None
 
     def model_input(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """(float32 pixels (H', W', C) letterboxed for the model, the valid (h, w) inside)."""
@@ -111,6 +116,8 @@ class Segmenter:
         pixels, (h, w) = self._letterbox(frame)  # validated once, not twice per frame
         alpha = self.backend.predict(pixels)[:h, :w]
         s = self.settings
+        if s.zoom:
+            alpha = self._zoomed(frame, alpha)
         # one grey conversion a frame, for both the smoother's scene-cut test and the guide
         grey = postprocess.grey(frame) if s.smoothing or s.refine else None
         if s.smoothing:
@@ -121,6 +128,82 @@ class Segmenter:
         else:
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         return postprocess.threshold_softness(alpha, s.threshold, s.softness).astype(np.float32, copy=False)
+
+
+    def _zoomed(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """``alpha`` (the model's, at working size) with a second pass on ``zoom_window``'s
+        window pasted in, feathered where the window does not reach the frame's edge."""
+        window = zoom_window(alpha)
+        if self.settings.smoothing:  # a stream: the window follows, and once open holds longer
+            if window is None and self._window is not None:
+                window = zoom_window(alpha, ZOOM_HOLD)
+            window = self._window = _follow(self._window, window)
+        if window is None:
+            return alpha
+        height, width = frame.shape[:2]
+        h, w = alpha.shape
+        top, left, size = window  # shares of the frame: the window has the frame's aspect
+        y0, x0 = round(top * height), round(left * width)
+        crop = frame[y0:y0 + max(1, round(size * height)), x0:x0 + max(1, round(size * width))]
+        pixels, (ch, cw) = self._letterbox(crop)
+        zoomed = self.backend.predict(pixels)[:ch, :cw]
+        ly0, lx0 = round(top * h), round(left * w)
+        lh, lw = min(h - ly0, max(1, round(size * h))), min(w - lx0, max(1, round(size * w)))
+        zoomed = cv2.resize(zoomed, (lw, lh), interpolation=cv2.INTER_AREA)
+        weight = _feather(lh, lw, (ly0 > 0, lx0 > 0, ly0 + lh < h, lx0 + lw < w))
+        out = alpha.copy()
+        region = out[ly0:ly0 + lh, lx0:lx0 + lw]
+        region += weight * (zoomed - region)
+        return out
+
+
+ZOOM_MARGIN = 0.3  # around the people's box, a share of its size on each side
+ZOOM_LARGEST = 0.7  # the zoomed pass only where its window is at most this share of the frame's side
+ZOOM_HOLD = 0.85  # in a stream, a window once open stays open up to this share
+ZOOM_FEATHER = 0.15  # the paste's soft border, a share of the window's side
+ZOOM_FOLLOW = 0.5  # in a stream, how far the window moves toward the new frame's each frame
+
+
+def _follow(previous, current):
+    """The stream's window: the new one, moved only part of the way from the last one."""
+    if previous is None or current is None:
+        return current
+    top, left, side = (p + ZOOM_FOLLOW * (c - p) for p, c in zip(previous, current))
+    return top, left, side
+
+
+def zoom_window(alpha: np.ndarray, largest: float = ZOOM_LARGEST) -> tuple[float, float, float] | None:
+    """(top, left, side) as shares of the frame's height, width, side: a window of the frame's
+    aspect around the largest person region (alpha > 0.5) with ZOOM_MARGIN, inside the frame;
+    None when nobody is found or the window would be larger than ``largest`` of the frame."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha > 0.5).astype(np.uint8), connectivity=8)
+    if count < 2 or stats[1:, cv2.CC_STAT_AREA].max() < 4:
+        return None
+    ys, xs = np.nonzero(labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])))
+    h, w = alpha.shape
+    box_h, box_w = ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min()
+    side = max(box_h / h, box_w / w) * (1 + 2 * ZOOM_MARGIN)
+    if side > largest:
+        return None
+    centre_y, centre_x = (ys.min() + ys.max() + 1) / 2 / h, (xs.min() + xs.max() + 1) / 2 / w
+    top = min(max(0.0, centre_y - side / 2), 1.0 - side)
+    left = min(max(0.0, centre_x - side / 2), 1.0 - side)
+    return top, left, side
+
+
+def _feather(h: int, w: int, soft: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """A (h, w) weight: 1 inside, ramping to 0 over ZOOM_FEATHER of the side towards each edge
+    that ``soft`` (top, left, bottom, right) marks (those inside the frame)."""
+    def ramp(n, low, high):
+        r = np.ones(n, np.float32)
+        k = max(1, round(ZOOM_FEATHER * n))
+        edge = (np.arange(k, dtype=np.float32) + 0.5) / k
+        if low:
+            r[:k] = np.minimum(r[:k], edge)
+        if high:
+            r[n - k:] = np.minimum(r[n - k:], edge[::-1])
+        return r
+    return np.outer(ramp(h, soft[0], soft[2]), ramp(w, soft[1], soft[3]))
 
 
 def _smoother(settings: SegmenterSettings) -> postprocess.TemporalSmoother:

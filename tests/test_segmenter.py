@@ -1,8 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from humanmatting_gui.errors import InputError
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings, working_shape
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings, working_shape, zoom_window
 
 from conftest import LeftHalfModel, person_image
 
@@ -85,3 +86,70 @@ def test_settings_validate():
         SegmenterSettings(size=250)
     with pytest.raises(ValueError):
         SegmenterSettings(threshold=1.5)
+
+
+class CoarseModel:
+    """Finds bright pixels, but only to within a fixed number of its own input pixels (a box
+    blur of 15): a person small in its input comes out blobby, a large one nearly exact."""
+
+    channels = 3
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict(self, pixels):
+        self.shapes.append(pixels.shape)
+        return cv2.blur((pixels[:, :, 0] > 128).astype(np.float32), (15, 15))
+
+
+def _iou(alpha, truth):
+    a, t = alpha > 0.5, truth > 0
+    return (a & t).sum() / (a | t).sum()
+
+
+def test_the_zoom_window_has_the_frame_aspect_and_holds_the_people():
+    alpha = np.zeros((90, 160), np.float32)
+    alpha[40:60, 100:110] = 1.0
+    top, left, side = zoom_window(alpha)
+    assert side == pytest.approx(20 / 90 * 1.6)
+    assert 0 <= top <= 40 / 90 and top + side >= 60 / 90 and left <= 100 / 160 and left + side >= 110 / 160
+    alpha[:5, :5] = 1.0  # someone smaller at the far corner: the window holds the larger
+    assert zoom_window(alpha) == (top, left, side)
+    alpha[10:80, 10:60] = 1.0  # a large person: no window
+    assert zoom_window(alpha) is None
+    assert zoom_window(np.zeros((90, 160), np.float32)) is None
+
+
+def test_zoom_sharpens_a_small_person_and_leaves_a_large_one():
+    frame, truth = np.zeros((480, 640, 3), np.uint8), np.zeros((480, 640), np.uint8)
+    cv2.ellipse(truth, (400, 300), (14, 60), 0, 0, 360, 255, -1)  # small, thin: the blur smears it
+    frame[truth > 0] = 255
+    model = CoarseModel()
+    plain = Segmenter(model, SegmenterSettings(refine=False)).segment(frame)
+    assert len(model.shapes) == 1
+    zoomed = Segmenter(model, SegmenterSettings(refine=False, zoom=True)).segment(frame)
+    assert len(model.shapes) == 3 and model.shapes[2] == model.shapes[0]  # the frame's aspect: one shape
+    assert _iou(zoomed, truth) > _iou(plain, truth) + 0.1
+    assert np.abs(zoomed - plain)[:, :200].max() == 0  # far from the window: the first pass's
+    large = np.zeros_like(frame)
+    large[40:460, 200:440] = 255
+    before = len(model.shapes)
+    Segmenter(model, SegmenterSettings(refine=False, zoom=True)).segment(large)
+    assert len(model.shapes) == before + 1  # a large person: no second pass
+
+
+def test_in_a_stream_the_zoom_window_follows_the_person_part_way():
+    def frame_with_person_at(x):
+        frame = np.zeros((480, 640, 3), np.uint8)
+        cv2.ellipse(frame, (x, 300), (14, 60), 0, 0, 360, (255, 255, 255), -1)
+        return frame
+
+    segmenter = Segmenter(CoarseModel(), SegmenterSettings(refine=False, zoom=True, smoothing=0.5))
+    segmenter.segment(frame_with_person_at(400))
+    first = segmenter._window
+    segmenter.segment(frame_with_person_at(200))
+    alone = zoom_window(Segmenter(CoarseModel(), SegmenterSettings(refine=False)).segment(
+        frame_with_person_at(200))[::2, ::2])
+    assert alone[1] < segmenter._window[1] < first[1]  # between the old window and the new
+    segmenter.reset()
+    assert segmenter._window is None

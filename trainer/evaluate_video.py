@@ -2,7 +2,7 @@
 dtSSD (flicker) and frame-to-frame stability.
 
     python -m trainer.evaluate_video --model models/likeunet-rgb.tflite [--model ...] \
-        [--reference ../shared/reference/selfie_segmentation.tflite] [--smoothing 0.5] \
+        [--reference ../shared/reference/selfie_segmentation.tflite] [--smoothing 0.5] [--zoom] \
         [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
 
 Clips: ``CLIPS/NAME.mp4`` with ``CLIPS/masks/NAME/NNNNN.png`` (mask k for frame k); sequences:
@@ -149,10 +149,16 @@ def main(argv=None) -> int:
     p.add_argument("--smoothing", type=float, default=0.0, help="the engine's temporal smoothing")
     p.add_argument("--motion", action="store_true",
                    help="with --smoothing: motion-aware fusion (optical flow) instead of plain")
+    p.add_argument("--zoom", action="store_true",
+                   help="each model also with the zoomed second pass on small people (rows +zoom)")
     args = p.parse_args(argv)
     try:
         settings = SegmenterSettings(smoothing=args.smoothing, motion=args.motion)
-        makers = {m: (lambda m=m: Segmenter(m, settings)) for m in args.model or ["rgb"]}
+        makers = {}
+        for m in args.model or ["rgb"]:
+            makers[m] = lambda m=m: Segmenter(m, settings)
+            if args.zoom:
+                makers[f"{m} +zoom"] = lambda m=m: Segmenter(m, settings.with_(zoom=True))
         if args.reference and os.path.isfile(args.reference):
             from trainer.evaluate import MediaPipeModel
             makers["mediapipe-selfie"] = lambda: MediaPipeModel(args.reference)
