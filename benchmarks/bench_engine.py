@@ -130,6 +130,17 @@ def main(argv=None) -> int:
             real = next(iter(reader.frames()))
         h, w = real.shape[:2]
         image, where = cv2.resize(real[:, (w - h * 4 // 3) // 2:][:, :h * 4 // 3], (640, 480)), "kite-walk"
+    small = os.path.join(ROOT, "..", "shared", "data", "video-masks", "sbi-hallandmonitor", "images", "00240.jpg")
+    if os.path.isfile(small):  # people small in the frame: where the zoomed second pass runs
+        import cv2
+
+        people = cv2.resize(cv2.imread(small), (640, 480))
+        zoomed = Segmenter(tflite, SegmenterSettings(smoothing=0.5, zoom=True), args.threads)
+        medians = interleaved_ms({"plain": lambda: segmenter.segment(people),
+                                  "zoom": lambda: zoomed.segment(people)}, args.runs)
+        print(f"\nzoom at 640x480 (sbi-hallandmonitor, small people; segment, ms): plain "
+              f"{medians['plain']:.2f}, with zoom {medians['zoom']:.2f} (+{medians['zoom'] - medians['plain']:.2f}"
+              f"{'' if zoomed._window else ', no window opened'})")
     print(f"\nlook effects at 640x480 ({where}), cost per frame over the plain blur composite "
           "(ms, interleaved medians)")
     alpha = segmenter.segment(image)

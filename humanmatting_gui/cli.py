@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="mp4",
                         choices=("mp4", "mov-prores4444", "webm-alpha", "png-sequence", "matte"))
     export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    export.add_argument("--zoom", action="store_true",
+                        help="a second model pass around a person small in the frame (about twice "
+                             "the model's time; finds far-off people better)")
     _look_options(export, clean_edges=True)
 
     cam = sub.add_parser("virtualcam", help="send the composited stream to a virtual camera")
@@ -187,7 +190,7 @@ def _export(args) -> int:
     from humanmatting_gui.compositing import parse_background
     from humanmatting_gui.export import ExportRequest, export_video
     from humanmatting_gui.progress import Progress
-    from humanmatting_gui.stream import StreamRequest
+    from humanmatting_gui.stream import STREAM_SETTINGS, StreamRequest
 
     if not os.path.isfile(args.video):
         print(f"humanmatting: error: video not found: {args.video}", file=sys.stderr)
@@ -199,8 +202,8 @@ def _export(args) -> int:
         bar.update(done)
 
     request = ExportRequest(args.video, args.output, args.format, args.overwrite,
-                            StreamRequest(args.model, background=parse_background(args.background),
-                                          look=look_of(args)))
+                            StreamRequest(args.model, STREAM_SETTINGS.with_(zoom=args.zoom),
+                                          parse_background(args.background), look_of(args)))
     result = export_video(request, progress)
     bar.finish()
     for note in result.notes:

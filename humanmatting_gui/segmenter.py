@@ -176,16 +176,15 @@ def zoom_window(alpha: np.ndarray, largest: float = ZOOM_LARGEST) -> tuple[float
     """(top, left, side) as shares of the frame's height, width, side: a window of the frame's
     aspect around the largest person region (alpha > 0.5) with ZOOM_MARGIN, inside the frame;
     None when nobody is found or the window would be larger than ``largest`` of the frame."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha > 0.5).astype(np.uint8), connectivity=8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats((alpha > 0.5).astype(np.uint8), connectivity=8)
     if count < 2 or stats[1:, cv2.CC_STAT_AREA].max() < 4:
         return None
-    ys, xs = np.nonzero(labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])))
+    x, y, box_w, box_h = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), :4]
     h, w = alpha.shape
-    box_h, box_w = ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min()
     side = max(box_h / h, box_w / w) * (1 + 2 * ZOOM_MARGIN)
     if side > largest:
         return None
-    centre_y, centre_x = (ys.min() + ys.max() + 1) / 2 / h, (xs.min() + xs.max() + 1) / 2 / w
+    centre_y, centre_x = (y + box_h / 2) / h, (x + box_w / 2) / w
     top = min(max(0.0, centre_y - side / 2), 1.0 - side)
     left = min(max(0.0, centre_x - side / 2), 1.0 - side)
     return top, left, side

@@ -162,3 +162,21 @@ def test_mask_just_me_keeps_the_main_person(tmp_path):
     both, me = (cv2.imread(str(tmp_path / d / "two.png"), cv2.IMREAD_GRAYSCALE) for d in ("all", "me"))
     assert both[60, 70] > 200 and both[60, 140] > 200
     assert me[60, 70] > 200 and me[60, 140] < 20
+
+
+def test_export_zoom_reaches_the_stream(tmp_path, monkeypatch, capsys):
+    from humanmatting_gui import export
+    from humanmatting_gui.stream import STREAM_SETTINGS
+
+    seen = []
+
+    def fake_export(request, progress=None, cancelled=None):
+        seen.append(request)
+        return export.ExportResult(request.output, 1, 1.0)
+
+    monkeypatch.setattr(export, "export_video", fake_export)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    for extra, zoom in (([], False), (["--zoom"], True)):
+        assert cli.main(["export", str(video), "-o", str(tmp_path / "o.mp4"), *extra]) == 0
+        assert seen[-1].stream.settings == STREAM_SETTINGS.with_(zoom=zoom)
