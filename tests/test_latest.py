@@ -52,3 +52,14 @@ def test_slow_consumer_sees_only_recent_items():
     producer.join()
     assert slot.dropped > 0
     assert all(b - a > 1 for a, b in zip(seen, seen[1:]))  # it skipped stale frames
+
+
+def test_a_deeper_slot_keeps_a_late_frame_and_drops_the_oldest_beyond_it():
+    slot = LatestSlot(depth=2)
+    slot.put(1)
+    slot.put(2)  # the consumer is one frame late: both kept
+    assert slot.dropped == 0 and slot.get(0) == 1 and slot.get(0) == 2
+    for k in range(3, 7):
+        slot.put(k)
+    assert slot.dropped == 2 and [slot.get(0), slot.get(0)] == [5, 6]
+    assert slot.get(0.01) is None
