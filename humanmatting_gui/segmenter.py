@@ -129,7 +129,6 @@ class Segmenter:
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         return postprocess.threshold_softness(alpha, s.threshold, s.softness).astype(np.float32, copy=False)
 
-
     def _zoomed(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """``alpha`` (the model's, at working size) with a second pass on ``zoom_window``'s
         window pasted in, feathered where the window does not reach the frame's edge."""
