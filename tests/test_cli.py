@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from humanmatting_gui import cli
+from humanmatting_gui.compositing import alpha_to_uint8
 from humanmatting_gui.segmenter import Segmenter
 
 from conftest import person_image
@@ -54,7 +55,7 @@ def test_mask_matches_the_engine(models_env, photos, tmp_path, model):
     assert cli.main(["mask", str(photos), "-o", str(out), "--model", model]) == 0
     mask = cv2.imread(str(out / "b.png"), cv2.IMREAD_UNCHANGED)
     image = cv2.imread(str(photos / "b.png"))
-    expected = (Segmenter(model).segment(image) * 255 + 0.5).astype(np.uint8)
+    expected = alpha_to_uint8(Segmenter(model).segment(image))
     assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
     np.testing.assert_array_equal(mask, expected)
 

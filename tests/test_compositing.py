@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from humanmatting_gui.compositing import Background, Compositor, cover, parse_background
+from humanmatting_gui.compositing import Background, Compositor, alpha_to_uint8, cover, parse_background
 from humanmatting_gui.errors import InputError
 
 from conftest import person_image, write_clip
@@ -98,7 +98,12 @@ def test_transparent_gives_rgba(scene):
     out = Compositor("transparent").composite(image, alpha)
     assert out.shape == (*image.shape[:2], 4)
     np.testing.assert_array_equal(out[:, :, :3], image)
-    np.testing.assert_array_equal(out[:, :, 3], (alpha * 255 + 0.5).astype(np.uint8))
+    np.testing.assert_array_equal(out[:, :, 3], alpha_to_uint8(alpha))
+
+
+def test_alpha_to_uint8_rounds_to_nearest():
+    alpha = np.array([[0.0, 1.0, 0.25, 0.75, 0.2, 2 / 255, 1e-4]], np.float32)
+    np.testing.assert_array_equal(alpha_to_uint8(alpha), [[0, 255, 64, 191, 51, 2, 0]])
 
 
 def test_grey_frames_and_mismatched_alpha(scene):
