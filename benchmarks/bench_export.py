@@ -1,13 +1,14 @@
 """Export throughput beside the engine's own speed, in one run.
 
-    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur] [--loops 4]
+    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur] [--rounds 3] [--loops 4]
 
 For each clip in ../shared/data/clips (skipped when absent) and a generated 1280x720 clip:
 the engine's fps on the clip's frames, decoded beforehand (segment + composite, one stream,
 nothing else running), the export's fps (`humanmatting export`: decoding, the engine and
-encoding in their threads) and their ratio. ``--profile`` also times each stage of the
-export on its own (decode, segment, composite, encode), the sum they would cost one after
-another.
+encoding in their threads) and their ratio; each timed ``--rounds`` times in turn, medians
+(this machine's speed drifts by more than the effects measured). ``--profile`` also times
+each stage of the export on its own (decode, segment, composite, encode), the sum they would
+cost one after another.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def main(argv=None) -> int:
     p.add_argument("--format", default="mp4")
     p.add_argument("--background", default="blur")
     p.add_argument("--profile", action="store_true", help="also time each stage alone")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="engine and export timed this many times in turn; medians (default 3)")
     p.add_argument("--loops", type=int, default=1,
                    help="export each clip repeated this many times over (a longer video)")
     args = p.parse_args(argv)
@@ -120,13 +123,17 @@ def main(argv=None) -> int:
             with VideoReader(clip) as reader:
                 info = reader.info
                 frames = list(reader.frames())
-            engine = engine_fps(frames, request)
             out = os.path.join(tmp, "out" + FORMATS[args.format].extension)
-            result = export_video(ExportRequest(clip, out, args.format, True, request))
-            ratios.append(result.fps / engine)
+            engines, exports = [], []
+            for _ in range(args.rounds):  # taken in turn, so that both see the same machine
+                engines.append(engine_fps(frames, request))
+                result = export_video(ExportRequest(clip, out, args.format, True, request))
+                exports.append(result.fps)
+            engine, export = float(np.median(engines)), float(np.median(exports))
+            ratios.append(export / engine)
             print(f"{os.path.basename(clip):<28} {info.width:>4}x{info.height:<4} {result.frames:>6} "
-                  f"{engine:>10.1f} {result.fps:>10.1f} {result.fps / engine:>6.2f} "
-                  f"{result.fps / float(info.fps):>11.2f}")
+                  f"{engine:>10.1f} {export:>10.1f} {export / engine:>6.2f} "
+                  f"{export / float(info.fps):>11.2f}")
             if args.profile:
                 print("    stages alone, per frame:", profile(clip, frames, request, args.format, tmp))
         print(f"median export / engine ratio: {np.median(ratios):.2f}")
