@@ -24,9 +24,7 @@ class SegmenterSettings:
     warped by optical flow) instead of plain exponential smoothing.
     ``refine``: guided-filter edges against the full-resolution frame.
     ``zoom``: where the people found take a small part of the frame, a second pass of the
-    model on a window around them (``zoom_window``), its mask used there; ``zoom_size``: that
-    pass's working size (None: ``size``; smaller is cheaper, and opens only on windows that
-    it still sees sharper than the whole frame)."""
+    model on a window around them (``zoom_window``), its mask used there."""
 
     size: int = 256
     threshold: float = 0.5
@@ -35,12 +33,10 @@ class SegmenterSettings:
     refine: bool = True
     motion: bool = False
     zoom: bool = False
-    zoom_size: int | None = None
 
     def __post_init__(self):
-        for size in (self.size, self.zoom_size or self.size):
-            if size % 32 or size < 64:
-                raise ValueError(f"working size must be a multiple of 32, at least 64; got {size}")
+        if self.size % 32 or self.size < 64:
+            raise ValueError(f"working size must be a multiple of 32, at least 64; got {self.size}")
         if not 0.0 <= self.threshold <= 1.0 or not 0.0 <= self.softness <= 1.0:
             raise ValueError("threshold and softness must lie in [0, 1]")
 
@@ -102,9 +98,9 @@ class Segmenter:
         """(float32 pixels (H', W', C) letterboxed for the model, the valid (h, w) inside)."""
         return self._letterbox(_as_frame(frame))
 
-    def _letterbox(self, frame: np.ndarray, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         height, width = frame.shape[:2]
-        h, w, ph, pw = working_shape(height, width, size or self.settings.size)
+        h, w, ph, pw = working_shape(height, width, self.settings.size)
         small = shrink(frame, (w, h))
         if self.channels == 1:
             small = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -136,13 +132,10 @@ class Segmenter:
     def _zoomed(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """``alpha`` (the model's, at working size) with a second pass on ``zoom_window``'s
         window pasted in, feathered where the window does not reach the frame's edge."""
-        s = self.settings
-        # a smaller second pass sees more than the whole frame's only on a smaller window
-        largest = ZOOM_LARGEST * min(1.0, (s.zoom_size or s.size) / s.size)
-        window = zoom_window(alpha, largest)
-        if s.smoothing:  # a stream: the window follows, and once open holds longer
+        window = zoom_window(alpha)
+        if self.settings.smoothing:  # a stream: the window follows, and once open holds longer
             if window is None and self._window is not None:
-                window = zoom_window(alpha, largest * ZOOM_HOLD / ZOOM_LARGEST)
+                window = zoom_window(alpha, ZOOM_HOLD)
             window = self._window = _follow(self._window, window)
         if window is None:
             return alpha
@@ -151,7 +144,7 @@ class Segmenter:
         top, left, size = window  # shares of the frame: the window has the frame's aspect
         y0, x0 = round(top * height), round(left * width)
         crop = frame[y0:y0 + max(1, round(size * height)), x0:x0 + max(1, round(size * width))]
-        pixels, (ch, cw) = self._letterbox(crop, s.zoom_size)
+        pixels, (ch, cw) = self._letterbox(crop)
         zoomed = self.backend.predict(pixels)[:ch, :cw]
         ly0, lx0 = round(top * h), round(left * w)
         lh, lw = min(h - ly0, max(1, round(size * h))), min(w - lx0, max(1, round(size * w)))

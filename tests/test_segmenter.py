@@ -138,26 +138,6 @@ def test_zoom_sharpens_a_small_person_and_leaves_a_large_one():
     assert len(model.shapes) == before + 1  # a large person: no second pass
 
 
-def test_a_smaller_zoom_pass_runs_at_its_own_size_and_only_on_small_windows():
-    frame, truth = np.zeros((480, 640, 3), np.uint8), np.zeros((480, 640), np.uint8)
-    cv2.ellipse(truth, (400, 300), (14, 60), 0, 0, 360, 255, -1)  # its window: 0.3 of the frame
-    frame[truth > 0] = 255
-    model = CoarseModel()
-    plain = Segmenter(model, SegmenterSettings(refine=False)).segment(frame)
-    small = Segmenter(model, SegmenterSettings(refine=False, zoom=True, zoom_size=160)).segment(frame)
-    assert model.shapes[1:] == [model.shapes[0], (128, 192, 3)]  # 160's working shape for 4:3
-    assert _iou(small, truth) > _iou(plain, truth) + 0.05
-    frame[:] = 0
-    cv2.ellipse(frame, (400, 260), (30, 100), 0, 0, 360, (255, 255, 255), -1)  # its window: 0.64
-    before = len(model.shapes)
-    Segmenter(model, SegmenterSettings(refine=False, zoom=True, zoom_size=160)).segment(frame)
-    Segmenter(model, SegmenterSettings(refine=False, zoom=True)).segment(frame)
-    # the 160 pass would see that window no sharper than the whole frame: only 256's opens
-    assert len(model.shapes) == before + 3
-    with pytest.raises(ValueError):
-        SegmenterSettings(zoom_size=100)
-
-
 def test_in_a_stream_the_zoom_window_follows_the_person_part_way():
     def frame_with_person_at(x):
         frame = np.zeros((480, 640, 3), np.uint8)

@@ -2,8 +2,8 @@
 dtSSD (flicker) and frame-to-frame stability.
 
     python -m trainer.evaluate_video --model models/likeunet-rgb.tflite [--model ...] \
-        [--reference ../shared/reference/selfie_segmentation.tflite] [--smoothing 0.5] \
-        [--zoom [--zoom-size N ...]] [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
+        [--reference ../shared/reference/selfie_segmentation.tflite] [--smoothing 0.5] [--zoom] \
+        [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
 
 Clips: ``CLIPS/NAME.mp4`` with ``CLIPS/masks/NAME/NNNNN.png`` (mask k for frame k); sequences:
 folders of ``images/`` + ``masks/`` frames in order, mask value 128 ignored (video-masks).
@@ -151,18 +151,14 @@ def main(argv=None) -> int:
                    help="with --smoothing: motion-aware fusion (optical flow) instead of plain")
     p.add_argument("--zoom", action="store_true",
                    help="each model also with the zoomed second pass on small people (rows +zoom)")
-    p.add_argument("--zoom-size", type=int, nargs="+", default=[None], metavar="N",
-                   help="with --zoom: the second pass's working size, or several (rows +zoom N; "
-                        "default: the first pass's)")
     args = p.parse_args(argv)
     try:
         settings = SegmenterSettings(smoothing=args.smoothing, motion=args.motion)
         makers = {}
         for m in args.model or ["rgb"]:
             makers[m] = lambda m=m: Segmenter(m, settings)
-            for size in args.zoom_size if args.zoom else ():
-                makers[f"{m} +zoom{f' {size}' if size else ''}"] = \
-                    lambda m=m, size=size: Segmenter(m, settings.with_(zoom=True, zoom_size=size))
+            if args.zoom:
+                makers[f"{m} +zoom"] = lambda m=m: Segmenter(m, settings.with_(zoom=True))
         if args.reference and os.path.isfile(args.reference):
             from trainer.evaluate import MediaPipeModel
             makers["mediapipe-selfie"] = lambda: MediaPipeModel(args.reference)
