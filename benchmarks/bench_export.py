@@ -118,7 +118,7 @@ def main(argv=None) -> int:
         print(f"model {args.model}, background {args.background}, format {args.format}")
         print(f"{'clip':<28} {'size':>9} {'frames':>6} {'engine fps':>10} {'export fps':>10} "
               f"{'ratio':>6} {'x real time':>11}")
-        ratios = []
+        ratios: dict[str, list[float]] = {}
         for clip in clips:
             with VideoReader(clip) as reader:
                 info = reader.info
@@ -130,13 +130,14 @@ def main(argv=None) -> int:
                 result = export_video(ExportRequest(clip, out, args.format, True, request))
                 exports.append(result.fps)
             engine, export = float(np.median(engines)), float(np.median(exports))
-            ratios.append(export / engine)
+            ratios.setdefault(f"{info.width}x{info.height}", []).append(export / engine)
             print(f"{os.path.basename(clip):<28} {info.width:>4}x{info.height:<4} {result.frames:>6} "
                   f"{engine:>10.1f} {export:>10.1f} {export / engine:>6.2f} "
                   f"{export / float(info.fps):>11.2f}")
             if args.profile:
                 print("    stages alone, per frame:", profile(clip, frames, request, args.format, tmp))
-        print(f"median export / engine ratio: {np.median(ratios):.2f}")
+        for size, values in ratios.items():
+            print(f"median export / engine ratio at {size}: {np.median(values):.2f} ({len(values)} clips)")
     return 0
 
 

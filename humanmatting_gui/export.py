@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field, replace
 
 import av
-import numpy as np
 
 from humanmatting_gui.compositing import Background, alpha_to_uint8
 from humanmatting_gui.errors import HumanMattingError, InputError, OutputError
@@ -123,33 +122,16 @@ class _Pipe:
             yield kind, item
 
 
-def _even(image: np.ndarray, fmt) -> np.ndarray:
+def _even(image, fmt):
     """4:2:0 formats need even sides: drop a last odd row/column."""
-    if fmt.pix_fmt.endswith("420p"):
-        h, w = image.shape[:2]
-        return image[: h - h % 2, : w - w % 2]
-    return image
+    h, w = image.shape[:2]
+    return image[: h - h % 2, : w - w % 2] if fmt.pix_fmt.endswith("420p") else image
 
 
-def _segmented(items, stream: Stream, fmt):
-    """The model's stage: each video frame with its alpha; audio packets pass through."""
+def _each_video(items, work):
+    """A stage: ``work`` on each video frame's item; audio packets pass through."""
     for kind, item in items:
-        if kind == "video":
-            frame = _even(item, fmt)
-            yield kind, (frame, stream.segment(frame), item.shape[:2])
-        else:
-            yield kind, item
-
-
-def _composited(items, stream: Stream):
-    """The compositing stage: each frame as it is written (the composite, or the matte)."""
-    for kind, item in items:
-        if kind == "video":
-            frame, alpha, shape_in = item
-            out = stream.composite(frame, alpha)
-            yield kind, (out if out is not None else alpha_to_uint8(alpha), shape_in)
-        else:
-            yield kind, item
+        yield kind, (work(item) if kind == "video" else item)
 
 
 def _export(request, fmt, progress, cancelled) -> ExportResult:
@@ -162,9 +144,18 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
     stop = threading.Event()
     decoded, segmented, processed = _Pipe(stop), _Pipe(stop), _Pipe(stop)
     with stream, VideoReader(request.source) as reader, target:
+        def segment(image):  # the model's stage
+            frame = _even(image, fmt)
+            return frame, stream.segment(frame), image.shape[:2]
+
+        def composite(item):  # each frame as it is written: the composite, or the matte
+            frame, alpha, shape = item
+            out = stream.composite(frame, alpha)
+            return (alpha_to_uint8(alpha) if out is None else out), shape
+
         stages = {"decode": (decoded, reader.demux()),
-                  "segment": (segmented, _segmented(decoded, stream, fmt)),
-                  "composite": (processed, _composited(segmented, stream))}
+                  "segment": (segmented, _each_video(decoded, segment)),
+                  "composite": (processed, _each_video(segmented, composite))}
         threads = [threading.Thread(target=pipe.feed, args=(items,), daemon=True, name=f"export-{name}")
                    for name, (pipe, items) in stages.items()]
         writer = None
