@@ -616,6 +616,42 @@ def test_video_metrics_on_a_constructed_clip():
     assert ev.score_stream(Replay(truths), frames, masked)["iou"] == 1.0
 
 
+def test_the_pose_teacher_answers_through_its_pipe():
+    """The client of trainer.teacher_serve against the real server loop in another process,
+    with a teacher double (bright red pixels are the person): masks come back whole and in
+    order; a server that stops is one clear error."""
+    import io
+    import sys
+
+    from humanmatting_gui.errors import HumanMattingError
+    from trainer import evaluate_video as ev
+    from trainer.teacher_serve import HEADER, serve
+
+    double = ("import sys; from trainer.teacher_serve import serve; "
+              "serve(lambda rgb: None if rgb.max() == 0 else (rgb[:, :, 0] > 128).astype('float32'), "
+              "sys.stdin.buffer, sys.stdout.buffer)")
+    frames = [np.zeros((30, 50, 3), np.uint8) for _ in range(3)]
+    frames[1][5:20, 10:30, 2] = 255  # BGR red
+    frames[2][:, 40:, 2] = 255
+    teacher = ev.PoseTeacher(sys.executable, ("-c", double))
+    try:
+        masks = [teacher.segment(f) for f in frames]
+    finally:
+        teacher.close()
+    for frame, mask in zip(frames, masks):
+        assert mask.shape == (30, 50) and mask.dtype == np.float32
+        np.testing.assert_array_equal(mask, (frame[:, :, 2] > 128).astype(np.float32))
+    stopped = ev.PoseTeacher(sys.executable, ("-c", "pass"))
+    with pytest.raises(HumanMattingError, match="pose teacher stopped"):
+        stopped.segment(frames[0])
+    stopped.close()
+    # the loop itself: a cut-off request ends it without an answer
+    out = io.BytesIO()
+    request = HEADER.pack(2, 2) + bytes(12) + HEADER.pack(2, 2) + bytes(5)
+    assert serve(lambda rgb: np.ones(rgb.shape[:2], np.float32), io.BytesIO(request), out) == 1
+    assert out.getvalue() == np.ones((2, 2), np.float32).tobytes()
+
+
 def test_average_of_two_models_weights():
     config = likeunet.LikeUnetConfig(**TINY)
     first, second = likeunet.build_likeunet(config), likeunet.build_likeunet(config)

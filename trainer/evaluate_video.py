@@ -2,13 +2,14 @@
 dtSSD (flicker) and frame-to-frame stability.
 
     python -m trainer.evaluate_video --model models/likeunet-rgb.tflite [--model ...] \
-        [--reference ../shared/reference/selfie_segmentation.tflite] [--smoothing 0.5] [--zoom] \
-        [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
+        [--reference ../shared/reference/selfie_segmentation.tflite] [--teacher-python PYTHON] \
+        [--smoothing 0.5] [--zoom] [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
 
 Clips: ``CLIPS/NAME.mp4`` with ``CLIPS/masks/NAME/NNNNN.png`` (mask k for frame k); sequences:
 folders of ``images/`` + ``masks/`` frames in order, mask value 128 ignored (video-masks).
 Each model runs through the engine's Segmenter as a stream (fresh per clip; ``--smoothing``
-as the app's streams use it, default 0 = each frame alone), MediaPipe on the whole frame.
+as the app's streams use it, default 0 = each frame alone), MediaPipe selfie on the whole
+frame, and the pose teacher (MediaPipe pose, in its own environment) where that exists.
 
 - person IoU: per frame (both cut at 0.5, ignored pixels out), averaged over the clip; a frame
   where both are empty counts 1.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import subprocess
 import sys
 
 import cv2
@@ -33,7 +35,9 @@ from humanmatting_gui.live import mask_iou
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 from humanmatting_gui.video_io import VideoReader
 
-SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared")
+TEACHER_PYTHON = os.path.join(ROOT, ".venv-teacher", "bin", "python")
 IGNORE_VALUE = 128  # video-masks: the boundary band of unknown pixels
 
 
@@ -70,6 +74,41 @@ def score_stream(model, frames, truths) -> dict:
         prev_pred, prev_truth, prev_valid = pred, truth, valid
     return {"iou": float(np.mean(ious)), "dtssd": float(np.mean(flicker)) if flicker else 0.0,
             "stability": float(np.mean(steady)) if steady else 1.0, "frames": len(ious)}
+
+
+class PoseTeacher:
+    """The MediaPipe pose teacher of the training labels, run in its own environment
+    (``trainer.teacher_serve`` under ``python``) and asked frame by frame through a pipe; one
+    process per stream, as pose tracks the person from frame to frame."""
+
+    def __init__(self, python: str = TEACHER_PYTHON, args=("-m", "trainer.teacher_serve")):
+        from trainer.teacher_serve import HEADER
+
+        self._header = HEADER
+        quiet = {**os.environ, "GLOG_minloglevel": "2"}  # MediaPipe's warnings, once per frame
+        self._process = subprocess.Popen([python, *args], cwd=ROOT, env=quiet, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGR2RGB)
+        try:
+            self._process.stdin.write(self._header.pack(h, w) + rgb.tobytes())
+            self._process.stdin.flush()
+            answer = self._process.stdout.read(h * w * 4)
+        except BrokenPipeError:
+            answer = b""
+        if len(answer) != h * w * 4:
+            raise HumanMattingError(f"the pose teacher stopped (exit status {self._process.poll()})")
+        return np.frombuffer(answer, np.float32).reshape(h, w)
+
+    def close(self) -> None:
+        for pipe in (self._process.stdin, self._process.stdout):
+            try:
+                pipe.close()  # its end of input: the server stops
+            except BrokenPipeError:  # it had stopped already
+                pass
+        self._process.wait()
 
 
 def read_truth(path: str, ignore: int | None) -> np.ndarray:
@@ -120,9 +159,17 @@ def sequence_streams(root: str):
 
 
 def evaluate(makers: dict, streams: list) -> dict:
-    """{model: {stream: scores}}; ``makers`` make a fresh model per stream."""
-    return {name: {stream: score_stream(make(), frames(), truths())
-                   for stream, frames, truths in streams} for name, make in makers.items()}
+    """{model: {stream: scores}}; ``makers`` make a fresh model per stream (closed after it,
+    where it has ``close``)."""
+    results = {}
+    for name, make in makers.items():
+        for stream, frames, truths in streams:
+            model = make()
+            try:
+                results.setdefault(name, {})[stream] = score_stream(model, frames(), truths())
+            finally:
+                getattr(model, "close", lambda: None)()
+    return results
 
 
 def report(results: dict) -> str:
@@ -149,6 +196,9 @@ def main(argv=None) -> int:
     p.add_argument("--smoothing", type=float, default=0.0, help="the engine's temporal smoothing")
     p.add_argument("--motion", action="store_true",
                    help="with --smoothing: motion-aware fusion (optical flow) instead of plain")
+    p.add_argument("--teacher-python", default=TEACHER_PYTHON, metavar="PYTHON",
+                   help="the teacher environment's python (`make teacher-labels` builds it): the "
+                        "pose teacher is scored too where it exists; '' leaves it out")
     p.add_argument("--zoom", action="store_true",
                    help="each model also with the zoomed second pass on small people (rows +zoom)")
     args = p.parse_args(argv)
@@ -162,6 +212,8 @@ def main(argv=None) -> int:
         if args.reference and os.path.isfile(args.reference):
             from trainer.evaluate import MediaPipeModel
             makers["mediapipe-selfie"] = lambda: MediaPipeModel(args.reference)
+        if args.teacher_python and os.path.isfile(args.teacher_python):
+            makers["mediapipe-pose (teacher)"] = lambda: PoseTeacher(args.teacher_python)
         streams = [*clip_streams(args.clips), *sequence_streams(args.sequences)]
         if not streams:
             raise HumanMattingError(f"no labelled clips in {args.clips} or {args.sequences}")
