@@ -68,6 +68,13 @@ class LiveProcessor:
             self._stream.close()
             self._stream = None
 
+    def prepare(self, request: StreamRequest) -> None:
+        """Load ``request``'s model and warm it up before frames come. Raises ModelFileError
+        or InputError as ``process`` would."""
+        self.close()
+        self._stream = Stream(request, self.threads)
+        self._stream.warm_up()
+
     def process(self, frame: Frame, request: StreamRequest) -> LiveResult:
         if self._stream is None:
             self._stream = Stream(request, self.threads)

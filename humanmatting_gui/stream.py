@@ -79,6 +79,11 @@ class Stream:
         self._compositor = compositor
         self.request = request
 
+    def warm_up(self) -> None:
+        """Run the model once at each size its file fixes, before the first frame."""
+        for segmenter in self._segmenters.values():
+            getattr(segmenter.backend, "warm_up", lambda: None)()
+
     def reset(self) -> None:
         """A new source: forget the temporal history."""
         for segmenter in self._segmenters.values():

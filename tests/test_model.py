@@ -104,6 +104,9 @@ def test_fixed_size_signatures_and_int8_match_the_float_model(tmp_path):
     f32 = backends.TFLiteBackend(str(tmp_path / "f32.tflite"))
     int8 = backends.TFLiteBackend(str(tmp_path / "int8.tflite"))
     assert f32.fixed_sizes == int8.fixed_sizes == [(64, 96), (96, 64)]
+    warm = backends.TFLiteBackend(str(tmp_path / "f32.tflite"))
+    warm.warm_up()  # each fixed size run once, before any frame
+    assert sorted(warm._runs) == shapes
     assert any(t["dtype"] == np.int8 for t in int8._interpreter.get_tensor_details())
     assert not any(t["dtype"] == np.int8 for t in f32._interpreter.get_tensor_details())
     for shape in (64, 96), (96, 64), (128, 64):  # two fixed graphs and the open-sided one

@@ -92,3 +92,17 @@ def test_a_request_that_cannot_load_keeps_the_previous_one(tmp_path):
         s.configure(StreamRequest(good.model, background=Background("image", path=str(tmp_path / "no.png"))))
     assert s.request is good
     assert tuple(s.process(np.zeros((32, 32, 3), np.uint8)).composite[0, 0]) == (0, 255, 0)
+
+
+def test_the_live_processor_loads_its_model_before_the_first_frame(models_env, tmp_path):
+    processor = LiveProcessor()
+    request = StreamRequest("rgb")
+    processor.prepare(request)
+    prepared = processor._stream
+    image, _ = person_image(64, 96)
+    assert processor.process(Frame(image, 0), request).alpha.shape == (64, 96)
+    assert processor._stream is prepared  # the first frame found it ready
+    with pytest.raises(ModelFileError):
+        processor.prepare(StreamRequest(str(tmp_path / "missing.tflite")))
+    assert processor.process(Frame(image, 1), request).alpha.shape == (64, 96)  # and goes on
+    processor.close()

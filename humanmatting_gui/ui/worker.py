@@ -59,6 +59,10 @@ class InferenceWorker(QThread):
         failing = False
         try:
             processor = LiveProcessor(self._threads)
+            try:
+                processor.prepare(self._request)  # the model ready before the camera's first frame
+            except HumanMattingError:
+                pass  # the first frame meets it again and reports it, as for any request
             while not self._stop.is_set():
                 frame = self.slot.get(timeout=0.1)
                 if frame is None:
