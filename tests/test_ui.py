@@ -91,6 +91,32 @@ def test_switching_model_background_and_source_mid_stream(qtbot, window, clip, t
     assert window.worker.request.model == "gray"
 
 
+def test_capture_starts_once_the_worker_has_its_model(qtbot, models_env, clip, monkeypatch):
+    """A camera's first frames do not wait in the slot while the model loads: capture reads
+    its first frame only once the worker is ready (here made slow to load)."""
+    prepare = LiveProcessor.prepare
+    loaded = []
+
+    def slow_prepare(self, request):
+        time.sleep(0.5)
+        prepare(self, request)
+        loaded.append(time.perf_counter())
+
+    monkeypatch.setattr(LiveProcessor, "prepare", slow_prepare)
+    win = MainWindow(remember=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_source(str(clip), paced=False)  # opened at once, while the model still loads
+    source = win.capture.source
+    read = source.read
+    first_read = []
+    monkeypatch.setattr(source, "read", lambda: first_read.append(time.perf_counter()) or read())
+    next_result(qtbot, win)
+    assert loaded and first_read and first_read[0] >= loaded[0]
+    win.close()
+    assert win.worker.isFinished()
+
+
 def test_stale_frames_are_dropped_under_a_slow_worker(qtbot, window, clip, monkeypatch):
     process = LiveProcessor.process
 

@@ -13,14 +13,15 @@ from humanmatting_gui.latest import LatestSlot
 
 class CaptureThread(QThread):
     """Owns one source from start to ``stop()``; a realtime source (a video, an image folder)
-    is paced at its frame rate unless ``paced`` is False."""
+    is paced at its frame rate unless ``paced`` is False. With ``ready`` (an Event), the first
+    frame is read once it is set: the worker's model is loaded, so no frame waits on it."""
 
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(self, source, slot: LatestSlot, paced: bool = True, parent=None):
+    def __init__(self, source, slot: LatestSlot, paced: bool = True, ready=None, parent=None):
         super().__init__(parent)
-        self.source, self.slot, self.paced = source, slot, paced
+        self.source, self.slot, self.paced, self.ready = source, slot, paced, ready
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -29,6 +30,8 @@ class CaptureThread(QThread):
         (self._running.clear if paused else self._running.set)()
 
     def run(self) -> None:
+        while self.ready is not None and not self.ready.wait(0.1) and not self._stop.is_set():
+            pass
         period = 1.0 / self.source.fps if self.source.fps else 0.0
         next_due = time.perf_counter()
         try:

@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.plots.clear()
         self.worker.reset_stream()
-        self.capture = CaptureThread(source, self.slot, paced)
+        self.capture = CaptureThread(source, self.slot, paced, self.worker.ready)
         self.capture.failed.connect(self._source_failed)
         self.capture.ended.connect(self._source_ended)
         self.capture.start()

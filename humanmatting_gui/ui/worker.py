@@ -37,6 +37,8 @@ class InferenceWorker(QThread):
         self._sink = None
         self._active_sink = None  # the sink the worker thread has open; only it touches it
         self.processed = 0
+        #: set once the model is loaded and warmed up (or failed to): capture waits for it
+        self.ready = threading.Event()
 
     @property
     def request(self) -> StreamRequest:
@@ -63,6 +65,8 @@ class InferenceWorker(QThread):
                 processor.prepare(self._request)  # the model ready before the camera's first frame
             except HumanMattingError:
                 pass  # the first frame meets it again and reports it, as for any request
+            finally:
+                self.ready.set()
             while not self._stop.is_set():
                 frame = self.slot.get(timeout=0.1)
                 if frame is None:
@@ -96,6 +100,7 @@ class InferenceWorker(QThread):
         except Exception as exc:  # noqa: BLE001 - the thread's boundary
             self.errored.emit(f"The inference worker stopped: {exc}")
         finally:
+            self.ready.set()
             if processor is not None:
                 processor.close()
             if self._active_sink is not None:
