@@ -85,8 +85,7 @@ class PoseTeacher:
         from trainer.teacher_serve import HEADER
 
         self._header = HEADER
-        quiet = {**os.environ, "GLOG_minloglevel": "2"}  # MediaPipe's warnings, once per frame
-        self._process = subprocess.Popen([python, *args], cwd=ROOT, env=quiet, stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([python, *args], cwd=ROOT, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
