@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from humanmatting_gui.compositing import blend
 from humanmatting_gui.sources import Frame
 from humanmatting_gui.stream import Stream, StreamRequest
 
@@ -87,8 +87,8 @@ class LiveProcessor:
             h, w = output.shape[:2]
             if self._board is None or self._board.shape[:2] != (h, w):
                 self._board = checkerboard(h, w)
-            display = cv2.blendLinear(np.ascontiguousarray(output[:, :, :3]), self._board,
-                                      alpha, 1.0 - alpha)
+            display = blend(np.ascontiguousarray(output[:, :, :3]), self._board,
+                            np.ascontiguousarray(output[:, :, 3]))
         if frame.truth is not None:
             iou, kind = mask_iou(alpha, frame.truth), "truth"
         else:

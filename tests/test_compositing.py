@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from humanmatting_gui.compositing import Background, Compositor, alpha_to_uint8, cover, parse_background
+from humanmatting_gui.compositing import (Background, Compositor, alpha_to_uint8, blend, cover, flatten,
+                                         parse_background)
 from humanmatting_gui.errors import InputError
 
 from conftest import person_image, write_clip
@@ -104,6 +105,29 @@ def test_transparent_gives_rgba(scene):
 def test_alpha_to_uint8_rounds_to_nearest():
     alpha = np.array([[0.0, 1.0, 0.25, 0.75, 0.2, 2 / 255, 1e-4]], np.float32)
     np.testing.assert_array_equal(alpha_to_uint8(alpha), [[0, 255, 64, 191, 51, 2, 0]])
+
+
+def test_blend_is_the_alpha_blend_in_8_bit_steps():
+    rng = np.random.default_rng(3)
+    front, back = (rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(2))
+    alpha = rng.uniform(0, 1, (40, 60)).astype(np.float32)
+    alpha[:5], alpha[5:10] = 0.0, 1.0
+    out = blend(front, back, alpha)
+    weight = alpha_to_uint8(alpha).astype(np.float64)[..., None] / 255
+    exact = front * weight + back * (1 - weight)
+    assert out.dtype == np.uint8 and out.shape == front.shape
+    assert np.abs(out - exact).max() <= 1.0
+    np.testing.assert_array_equal(out[:5], back[:5])  # alpha 0: the back, exactly
+    np.testing.assert_array_equal(out[5:10], front[5:10])  # alpha 1: the front
+    np.testing.assert_array_equal(blend(front, back, alpha_to_uint8(alpha)), out)  # uint8 alpha alike
+    np.testing.assert_array_equal(blend(front[:, :, 0], back[:, :, 0], alpha), out[:, :, 0])  # one channel
+
+
+def test_flatten_puts_a_transparent_composite_over_a_colour(scene):
+    image, alpha = scene
+    flat = flatten(Compositor("transparent").composite(image, alpha), (0, 177, 64))
+    over = Compositor("color:#40b100").composite(image, alpha)  # the same green, as #RRGGBB
+    np.testing.assert_array_equal(flat, over)
 
 
 def test_grey_frames_and_mismatched_alpha(scene):

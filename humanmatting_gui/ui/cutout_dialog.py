@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout
 
-from humanmatting_gui.compositing import Background, Compositor
+from humanmatting_gui.compositing import Background, Compositor, blend
 from humanmatting_gui.live import checkerboard
 from humanmatting_gui.sources import read_image
 from humanmatting_gui.stream import Stream, StreamRequest
@@ -77,7 +77,7 @@ class CutoutDialog(QDialog):
         shown = self.composited
         if shown.shape[2] == 4:
             board = checkerboard(*image.shape[:2])
-            shown = cv2.blendLinear(image, board, self.alpha, 1.0 - self.alpha)
+            shown = blend(image, board, self.alpha)
         layout = QVBoxLayout(self)
         self.view = VideoView()
         self.view.setMinimumSize(480, 360)
