@@ -63,33 +63,40 @@ class VirtualCamera:
             self._camera = None
 
 
+def _paced(source, frames: int | None):
+    """The source's images (at most ``frames``); a real-time one at its own rate."""
+    read = 0
+    while frames is None or read < frames:
+        start = time.perf_counter()
+        frame = source.read()
+        if frame is None:
+            return
+        read += 1
+        yield frame.image
+        if source.realtime:
+            time.sleep(max(0.0, 1.0 / source.fps - (time.perf_counter() - start)))
+
+
 def run_cli(source_spec: str, background: str, model: str, frames: int | None,
             backend: str | None = None, look=None) -> int:
     """The ``virtualcam`` command: the source's frames through the engine's stream to a
     virtual camera."""
     from humanmatting_gui.look import Look
     from humanmatting_gui.sources import open_source
-    from humanmatting_gui.stream import Stream, StreamRequest
+    from humanmatting_gui.stream import StreamRequest, run
 
-    stream = Stream(StreamRequest(model, background=parse_background(background), look=look or Look()))
+    request = StreamRequest(model, background=parse_background(background), look=look or Look())
     source = open_source(source_spec)
     camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
     sent = 0
     try:
-        while frames is None or sent < frames:
-            frame = source.read()
-            if frame is None:
-                break
-            start = time.perf_counter()
-            camera.send(stream.process(frame.image).composite)
+        for processed in run(_paced(source, frames), request):
+            camera.send(processed.composite)
             sent += 1
             if sent == 1:
                 print(f"sending to virtual camera {camera.name} (Ctrl+C to stop)", file=sys.stderr)
-            if source.realtime:
-                time.sleep(max(0.0, 1.0 / source.fps - (time.perf_counter() - start)))
     finally:
         camera.close()
         source.close()
-        stream.close()
     print(f"sent {sent} frames", file=sys.stderr)
     return 0
