@@ -312,6 +312,10 @@ def main(argv=None) -> int:
                  who.index, who.workers, " (chief)" if who.chief else "", args.batch,
                  "+".join(map(str, per_replica)), strategy.num_replicas_in_sync)
     os.makedirs(who.write_dir(args.out), exist_ok=True)  # only now: bad input leaves no empty run folder
+    if args.init_from and not args.resume:
+        # the exact start (a grown model's new channels are random): what trainer.export
+        # --average-with needs to blend the run's end with where it began
+        likeunet.save_keras(net, os.path.join(who.write_dir(args.out), "start.keras"))
     if who.workers > 1:
         multiworker.prepare(net)  # two Keras 3 bugs under MultiWorkerMirroredStrategy
     with strategy.scope():
