@@ -1,6 +1,6 @@
-"""Video in, masked video out: decoding, the model, compositing and encoding, each in its own
-thread, joined by small bounded queues (PyAV and LiteRT release the GIL, so the three overlap
-on the cores instead of adding up), frames and audio kept in file order.
+"""Video in, masked video out: the model and compositing each run on a thread of their own
+while this one decodes and encodes, a few frames in flight (PyAV and LiteRT release the GIL,
+so the stages overlap on the cores instead of adding up), frames and audio kept in file order.
 
 The output is written to a temporary name beside the target and renamed only when the
 whole video is done; a failure or a cancel leaves nothing behind.
@@ -8,10 +8,10 @@ whole video is done; a failure or a cancel leaves nothing behind.
 
 from __future__ import annotations
 
+import collections
 import os
-import queue
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import av
@@ -21,7 +21,7 @@ from humanmatting_gui.errors import HumanMattingError, InputError, OutputError
 from humanmatting_gui.stream import Stream, StreamRequest
 from humanmatting_gui.video_io import FORMATS, AtomicOutput, VideoReader, VideoWriter, check_encoder
 
-QUEUE_FRAMES = 4  # frames between two stages: enough to smooth out their jitter
+IN_FLIGHT = 8  # frames decoded and not yet written: enough to smooth out the stages' jitter
 
 
 class Cancelled(HumanMattingError):
@@ -79,59 +79,23 @@ def export_video(request: ExportRequest, progress=None, cancelled=None) -> Expor
         raise OutputError(f"cannot write {request.output}: {reason}") from None
 
 
-class _Pipe:
-    """A bounded queue between two threads that ends with the producer's end or its error,
-    and lets go of both sides once ``stop`` is set."""
-
-    _END, _FAILED = object(), object()
-
-    def __init__(self, stop: threading.Event):
-        self.queue: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        self.stop = stop
-
-    def _put(self, item) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                pass
-        return False
-
-    def feed(self, items) -> None:
-        """Put every item of ``items`` (run in the producing thread), then the end; an error
-        raised by ``items`` is passed on to the consumer."""
-        try:
-            for item in items:
-                if not self._put(item):
-                    return
-            self._put((self._END, None))
-        except BaseException as exc:  # noqa: BLE001 - the thread's boundary: the consumer raises it
-            self._put((self._FAILED, exc))
-
-    def __iter__(self):
-        while not self.stop.is_set():
-            try:
-                kind, item = self.queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if kind is self._END:
-                return
-            if kind is self._FAILED:
-                raise item
-            yield kind, item
-
-
 def _even(image, fmt):
     """4:2:0 formats need even sides: drop a last odd row/column."""
     h, w = image.shape[:2]
     return image[: h - h % 2, : w - w % 2] if fmt.pix_fmt.endswith("420p") else image
 
 
-def _each_video(items, work):
-    """A stage: ``work`` on each video frame's item; audio packets pass through."""
-    for kind, item in items:
-        yield kind, (work(item) if kind == "video" else item)
+def _in_order(items, depth: int):
+    """The items of ``(kind, value)`` pairs, a video value given as a future resolved in
+    order, at most ``depth`` items ahead of the one taken: audio keeps its place."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(item)
+        while len(pending) > depth or (pending and pending[0][0] != "video"):
+            kind, value = pending.popleft()
+            yield kind, (value.result() if kind == "video" else value)
+    for kind, value in pending:
+        yield kind, (value.result() if kind == "video" else value)
 
 
 def _export(request, fmt, progress, cancelled) -> ExportResult:
@@ -141,29 +105,27 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
     stream = Stream(request.stream_request(), threads=max(1, (os.cpu_count() or 2) - 1))
     start = time.perf_counter()
     done, shape_in, shape_out = 0, None, None
-    stop = threading.Event()
-    decoded, segmented, processed = _Pipe(stop), _Pipe(stop), _Pipe(stop)
+    # the model and the compositor each on a thread of their own; decoding and encoding here
+    model = ThreadPoolExecutor(1, "export-segment")
+    painter = ThreadPoolExecutor(1, "export-composite")
     with stream, VideoReader(request.source) as reader, target:
         def segment(image):  # the model's stage
             frame = _even(image, fmt)
             return frame, stream.segment(frame), image.shape[:2]
 
-        def composite(item):  # each frame as it is written: the composite, or the matte
-            frame, alpha, shape = item
+        def composite(segmented):  # each frame as it is written: the composite, or the matte
+            frame, alpha, shape = segmented.result()
             out = stream.composite(frame, alpha)
             return (alpha_to_uint8(alpha) if out is None else out), shape
 
-        stages = {"decode": (decoded, reader.demux()),
-                  "segment": (segmented, _each_video(decoded, segment)),
-                  "composite": (processed, _each_video(segmented, composite))}
-        threads = [threading.Thread(target=pipe.feed, args=(items,), daemon=True, name=f"export-{name}")
-                   for name, (pipe, items) in stages.items()]
+        def submitted():
+            for kind, item in reader.demux():
+                yield kind, (painter.submit(composite, model.submit(segment, item)) if kind == "video" else item)
+
         writer = None
         pending_audio = []
         try:
-            for thread in threads:
-                thread.start()
-            for kind, item in processed:
+            for kind, item in _in_order(submitted(), IN_FLIGHT):
                 if cancelled is not None and cancelled():
                     raise Cancelled("export cancelled")
                 if kind == "audio":
@@ -181,10 +143,8 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
                 if progress is not None:
                     progress(done, reader.info.frames)
         finally:
-            stop.set()
-            for thread in threads:
-                if thread.is_alive():
-                    thread.join()
+            for pool in (model, painter):
+                pool.shutdown(cancel_futures=True)
             if writer is not None:
                 writer.close()
         if done == 0:

@@ -148,8 +148,7 @@ def test_cli_export(models_env, clip, tmp_path, capsys):
 def _export_threads():
     import threading
 
-    return [t for t in threading.enumerate() if t is not threading.main_thread() and t.daemon
-            and t.name.startswith("export-")]
+    return [t for t in threading.enumerate() if t.name.startswith("export-")]
 
 
 def test_pipelined_export_keeps_frame_order(clip, tmp_path):
