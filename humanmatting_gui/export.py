@@ -105,9 +105,6 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
     stream = Stream(request.stream_request(), threads=max(1, (os.cpu_count() or 2) - 1))
     start = time.perf_counter()
     done, shape_in, shape_out = 0, None, None
-    # the model and the compositor each on a thread of their own; decoding and encoding here
-    model = ThreadPoolExecutor(1, "export-segment")
-    painter = ThreadPoolExecutor(1, "export-composite")
     with stream, VideoReader(request.source) as reader, target:
         def segment(image):  # the model's stage
             frame = _even(image, fmt)
@@ -124,6 +121,9 @@ def _export(request, fmt, progress, cancelled) -> ExportResult:
 
         writer = None
         pending_audio = []
+        # the model and the compositor each on a thread of their own; decoding and encoding here
+        model = ThreadPoolExecutor(1, "export-segment")
+        painter = ThreadPoolExecutor(1, "export-composite")
         try:
             for kind, item in _in_order(submitted(), IN_FLIGHT):
                 if cancelled is not None and cancelled():
