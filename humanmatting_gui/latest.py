@@ -11,10 +11,9 @@ class LatestSlot:
     (counted in ``dropped``), so a slow consumer gets recent items and latency never builds
     up past ``depth`` frames. ``get()`` takes the oldest held, waiting for one.
 
-    ``depth=1``: only the newest. ``depth=3`` (the live view): a worker stalled for up to two
-    frame times now and then (a busy machine) catches up instead of losing frames, for at
-    most two frames of extra latency while it is late (at depth 2, a 30 fps source lost a
-    frame to every stall over ~66 ms)."""
+    ``depth=1``: only the newest. ``depth=2`` (the live view): a worker late by one frame now
+    and then (a busy machine) catches up instead of losing the frame, for at most one frame
+    of extra latency while it is late."""
 
     def __init__(self, depth: int = 1):
         if depth < 1:

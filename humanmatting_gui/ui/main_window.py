@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.paused = False
         self.dialogs = []
         self.jobs = []
-        self.slot = LatestSlot(depth=3)  # a worker stalled up to ~2 frames catches up, loses none
+        self.slot = LatestSlot(depth=2)  # one late frame caught up, not lost
         saved = stored.load() if remember else stored.Defaults()
         self.view = VideoView()
         self.view.painted.connect(self._painted)
