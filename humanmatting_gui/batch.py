@@ -23,6 +23,7 @@ from humanmatting_gui.progress import Progress
 from humanmatting_gui.segmenter import SegmenterSettings
 from humanmatting_gui.sources import list_images, read_image
 from humanmatting_gui.stream import STREAM_SETTINGS, Stream, StreamRequest
+from humanmatting_gui.video_io import AtomicOutput
 
 
 @dataclass(frozen=True)
@@ -73,17 +74,14 @@ def _jobs(inputs: list[str], outdir: str) -> list[Job]:
 
 
 def _write_png(path: str, image: np.ndarray) -> None:
-    tmp = f"{path}.part.png"
     try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if not cv2.imwrite(tmp, image):
-            raise OutputError(f"cannot write {path}")
-        os.replace(tmp, path)
+        with AtomicOutput(path, overwrite=True) as out:  # a folder of that name stays
+            if not cv2.imwrite(out.temp, image):
+                raise OutputError(f"cannot write {path}")
+            out.commit()
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def run(command: str, inputs: list[str], output: str, model="rgb", background: str | None = None,

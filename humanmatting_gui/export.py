@@ -1,6 +1,6 @@
 """Video in, masked video out: the model and compositing each run on a thread of their own
 while this one decodes and encodes, a few frames in flight (PyAV and LiteRT release the GIL,
-so the stages overlap on the cores instead of adding up), frames and audio kept in file order.
+so the stages overlap on the cores instead of adding up), frames kept in order, audio beside them.
 
 The output is written to a temporary name beside the target and renamed only when the
 whole video is done; a failure or a cancel leaves nothing behind.
@@ -85,63 +85,50 @@ def _even(image, fmt):
     return image[: h - h % 2, : w - w % 2] if fmt.pix_fmt.endswith("420p") else image
 
 
-def _in_order(items, depth: int):
-    """The items of ``(kind, value)`` pairs, a video value given as a future resolved in
-    order, at most ``depth`` items ahead of the one taken: audio keeps its place."""
-    pending = collections.deque()
-    for item in items:
-        pending.append(item)
-        while len(pending) > depth or (pending and pending[0][0] != "video"):
-            kind, value = pending.popleft()
-            yield kind, (value.result() if kind == "video" else value)
-    for kind, value in pending:
-        yield kind, (value.result() if kind == "video" else value)
-
-
 def _export(request, fmt, progress, cancelled) -> ExportResult:
     target = AtomicOutput(request.output, request.overwrite, folder=fmt.extension == "")
     # a bad model or background fails here, first. The model leaves a core to the other
     # stages: on 2 cores the export runs ~8% faster with one model thread than with two
     stream = Stream(request.stream_request(), threads=max(1, (os.cpu_count() or 2) - 1))
     start = time.perf_counter()
-    done, shape_in, shape_out = 0, None, None
+    done, shape_in, shape_out, writer, early_audio = 0, None, None, None, []
+    in_flight = collections.deque()  # each frame's future: its composite, or its matte
+
+    def composite(frame, segmented):
+        alpha = segmented.result()
+        out = stream.composite(frame, alpha)
+        return alpha_to_uint8(alpha) if out is None else out
+
+    def write_oldest():
+        nonlocal done
+        if cancelled is not None and cancelled():
+            raise Cancelled("export cancelled")
+        writer.write(in_flight.popleft().result())
+        done += 1
+        if progress is not None:
+            progress(done, reader.info.frames)
+
     with stream, VideoReader(request.source) as reader, target:
-        def segment(image):  # the model's stage
-            frame = _even(image, fmt)
-            return frame, stream.segment(frame), image.shape[:2]
-
-        def composite(segmented):  # each frame as it is written: the composite, or the matte
-            frame, alpha, shape = segmented.result()
-            out = stream.composite(frame, alpha)
-            return (alpha_to_uint8(alpha) if out is None else out), shape
-
-        def submitted():
-            for kind, item in reader.demux():
-                yield kind, (painter.submit(composite, model.submit(segment, item)) if kind == "video" else item)
-
-        writer = None
-        pending_audio = []
         # the model and the compositor each on a thread of their own; decoding and encoding here
         model = ThreadPoolExecutor(1, "export-segment")
         painter = ThreadPoolExecutor(1, "export-composite")
         try:
-            for kind, item in _in_order(submitted(), IN_FLIGHT):
-                if cancelled is not None and cancelled():
-                    raise Cancelled("export cancelled")
-                if kind == "audio":
-                    pending_audio.append(item) if writer is None else writer.write_audio(item)
+            for kind, item in reader.demux():
+                if kind == "audio":  # the muxer interleaves it with the frames still in flight
+                    early_audio.append(item) if writer is None else writer.write_audio(item)
                     continue
-                image, shape_in = item
+                frame = _even(item, fmt)
                 if writer is None:
-                    shape_out = image.shape[:2]
+                    shape_in, shape_out = item.shape[:2], frame.shape[:2]
                     writer = VideoWriter(target.temp, fmt, shape_out[1], shape_out[0],
                                          reader.info.fps, reader.audio)
-                    for packet in pending_audio:
+                    for packet in early_audio:
                         writer.write_audio(packet)
-                writer.write(image)
-                done += 1
-                if progress is not None:
-                    progress(done, reader.info.frames)
+                in_flight.append(painter.submit(composite, frame, model.submit(stream.segment, frame)))
+                if len(in_flight) > IN_FLIGHT:
+                    write_oldest()
+            while in_flight:
+                write_oldest()
         finally:
             for pool in (model, painter):
                 pool.shutdown(cancel_futures=True)

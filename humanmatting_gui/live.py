@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from humanmatting_gui.compositing import blend
+from humanmatting_gui.compositing import flatten
 from humanmatting_gui.sources import Frame
 from humanmatting_gui.stream import Stream, StreamRequest
 
@@ -44,51 +44,30 @@ def checkerboard(height: int, width: int, cell: int = 16) -> np.ndarray:
     return board
 
 
-class LiveProcessor:
-    """A Stream for the window, plus what it shows: the display image and the IoU read-out.
+class LiveProcessor(Stream):
+    """The window's Stream, plus what it shows of each frame: the display image and the IoU
+    read-out. ``show`` raises ModelFileError or InputError when the request's model or
+    background cannot be loaded; the previous ones stay usable."""
 
-    ``process`` raises ModelFileError or InputError when the request's model or background
-    cannot be loaded; the previous ones stay usable.
-    """
-
-    def __init__(self, threads: int | None = None):
-        self.threads = threads
-        self._stream: Stream | None = None
-        self._previous_alpha = None
-        self._board = None
+    def __init__(self, request: StreamRequest | None = None, threads: int | None = None):
+        self._previous_alpha = self._board = None
+        super().__init__(request, threads)
 
     def reset(self) -> None:
-        """A new stream: forget temporal history."""
-        if self._stream is not None:
-            self._stream.reset()
+        super().reset()
         self._previous_alpha = None
 
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-    def prepare(self, request: StreamRequest) -> None:
-        """Load ``request``'s model and warm it up before frames come. Raises ModelFileError
-        or InputError as ``process`` would."""
-        self.close()
-        self._stream = Stream(request, self.threads)
-        self._stream.warm_up()
-
-    def process(self, frame: Frame, request: StreamRequest) -> LiveResult:
-        if self._stream is None:
-            self._stream = Stream(request, self.threads)
-        elif self._stream.request != request:
-            self._stream.configure(request)
-        processed = self._stream.process(frame.image)
+    def show(self, frame: Frame, request: StreamRequest) -> LiveResult:
+        if request != self.request:
+            self.configure(request)
+        processed = self.process(frame.image)
         alpha, output = processed.alpha, processed.composite
         display = output
         if output.ndim == 3 and output.shape[2] == 4:
             h, w = output.shape[:2]
             if self._board is None or self._board.shape[:2] != (h, w):
                 self._board = checkerboard(h, w)
-            display = blend(np.ascontiguousarray(output[:, :, :3]), self._board,
-                            np.ascontiguousarray(output[:, :, 3]))
+            display = flatten(output, self._board)
         if frame.truth is not None:
             iou, kind = mask_iou(alpha, frame.truth), "truth"
         else:

@@ -48,36 +48,33 @@ class Stream:
     frames. Not thread-safe, with one exception: ``segment`` and ``composite`` touch separate
     state, so a pipeline may run each in a thread of its own (each in frame order)."""
 
-    def __init__(self, request: StreamRequest = StreamRequest(), threads: int | None = None):
+    def __init__(self, request: StreamRequest | None = StreamRequest(), threads: int | None = None):
         self.threads = threads
         self._segmenters: dict[object, Segmenter] = {}
         self._compositor: Compositor | None = None
         self._main_person = MainPerson()
-        self.request = request
-        self.configure(request)
+        self.request = None  # until configured: a stream made without one loads nothing yet
+        if request is not None:
+            self.configure(request)
 
     def configure(self, request: StreamRequest) -> None:
         """Use ``request`` from the next frame on. Raises ModelFileError or InputError when
         its model or background cannot be loaded; the stream then keeps the previous ones."""
-        segmenter = self._segmenters.get(request.model)
-        if segmenter is None:
-            segmenter = Segmenter(request.model, request.settings, self.threads)
-        elif segmenter.settings != request.settings:
+        segmenter = self._segmenters.get(request.model) or Segmenter(request.model, request.settings,
+                                                                     self.threads)
+        if segmenter.settings != request.settings:
             segmenter.configure(request.settings)
-        compositor = self._compositor
+        old = compositor = self._compositor
+        if old is None or old.background != request.background:
+            compositor = None if request.background is None else Compositor(request.background)
         streaming = request.settings.smoothing > 0  # frames of one clip, not unrelated images
-        if request.background is None:
-            compositor = None
-        elif compositor is None or compositor.background != request.background:
-            compositor = Compositor(request.background, request.look, streaming)
-        else:
+        if compositor is not None:
             compositor.look, compositor.stream = request.look, streaming
         self._main_person.stream = streaming
         self._segmenters[request.model] = segmenter
-        if self._compositor is not None and compositor is not self._compositor:
-            self._compositor.close()
-        self._compositor = compositor
-        self.request = request
+        if old is not None and compositor is not old:
+            old.close()
+        self._compositor, self.request = compositor, request
 
     def warm_up(self) -> None:
         """Run the model once at each size its file fixes, before the first frame."""

@@ -57,7 +57,7 @@ def test_same_output_as_the_segmenter_and_compositor_it_replaces():
     live = LiveProcessor()
     request = StreamRequest(BrightModel(), STREAM_SETTINGS, background)
     for k, (p, frame) in enumerate(zip(got, frames)):
-        np.testing.assert_array_equal(live.process(Frame(frame, k), request).output, p.composite)
+        np.testing.assert_array_equal(live.show(Frame(frame, k), request).output, p.composite)
 
 
 def test_reset_forgets_the_previous_source():
@@ -96,13 +96,15 @@ def test_a_request_that_cannot_load_keeps_the_previous_one(tmp_path):
 
 def test_the_live_processor_loads_its_model_before_the_first_frame(models_env, tmp_path):
     processor = LiveProcessor()
+    assert processor.request is None and not processor._segmenters  # nothing loaded yet
     request = StreamRequest("rgb")
-    processor.prepare(request)
-    prepared = processor._stream
+    processor.configure(request)
+    processor.warm_up()
+    prepared = processor._segmenters["rgb"]
     image, _ = person_image(64, 96)
-    assert processor.process(Frame(image, 0), request).alpha.shape == (64, 96)
-    assert processor._stream is prepared  # the first frame found it ready
+    assert processor.show(Frame(image, 0), request).alpha.shape == (64, 96)
+    assert processor._segmenters == {"rgb": prepared}  # the first frame found it ready
     with pytest.raises(ModelFileError):
-        processor.prepare(StreamRequest(str(tmp_path / "missing.tflite")))
-    assert processor.process(Frame(image, 1), request).alpha.shape == (64, 96)  # and goes on
+        processor.configure(StreamRequest(str(tmp_path / "missing.tflite")))
+    assert processor.show(Frame(image, 1), request).alpha.shape == (64, 96)  # and goes on
     processor.close()

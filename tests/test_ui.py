@@ -94,15 +94,15 @@ def test_switching_model_background_and_source_mid_stream(qtbot, window, clip, t
 def test_capture_starts_once_the_worker_has_its_model(qtbot, models_env, clip, monkeypatch):
     """A camera's first frames do not wait in the slot while the model loads: capture reads
     its first frame only once the worker is ready (here made slow to load)."""
-    prepare = LiveProcessor.prepare
+    warm_up = LiveProcessor.warm_up
     loaded = []
 
-    def slow_prepare(self, request):
+    def slow_warm_up(self):
         time.sleep(0.5)
-        prepare(self, request)
+        warm_up(self)
         loaded.append(time.perf_counter())
 
-    monkeypatch.setattr(LiveProcessor, "prepare", slow_prepare)
+    monkeypatch.setattr(LiveProcessor, "warm_up", slow_warm_up)
     win = MainWindow(remember=False)
     qtbot.addWidget(win)
     win.show()
@@ -118,13 +118,13 @@ def test_capture_starts_once_the_worker_has_its_model(qtbot, models_env, clip, m
 
 
 def test_stale_frames_are_dropped_under_a_slow_worker(qtbot, window, clip, monkeypatch):
-    process = LiveProcessor.process
+    process = LiveProcessor.show
 
     def slow(self, frame, request):
         time.sleep(0.05)
         return process(self, frame, request)
 
-    monkeypatch.setattr(LiveProcessor, "process", slow)
+    monkeypatch.setattr(LiveProcessor, "show", slow)
     window.open_source(str(clip), paced=False)  # the source runs far ahead of the worker
     results = [next_result(qtbot, window) for _ in range(4)]
     assert window.slot.dropped > 0
@@ -408,19 +408,19 @@ def test_headless_run_takes_a_model_path(qtbot, models_env, clip, tmp_path, caps
     seen = []
     from humanmatting_gui import live
 
-    process = live.LiveProcessor.process
+    process = live.LiveProcessor.show
 
     def spy(self, frame, request):
         seen.append(request.model)
         return process(self, frame, request)
-    monkeypatch.setattr(live.LiveProcessor, "process", spy)
+    monkeypatch.setattr(live.LiveProcessor, "show", spy)
     path = str(models_env / "likeunet-gray.tflite")
     assert ui_app.run(str(clip), None, path, 3, None) == 0
     assert seen and set(seen) == {path}
 
 
 def test_an_unexpected_error_in_the_worker_is_a_message_and_frames_go_on(qtbot, window, clip, monkeypatch):
-    process = LiveProcessor.process
+    process = LiveProcessor.show
     calls = {"n": 0}
 
     def flaky(self, frame, request):
@@ -428,7 +428,7 @@ def test_an_unexpected_error_in_the_worker_is_a_message_and_frames_go_on(qtbot, 
         if calls["n"] == 2:
             raise RuntimeError("device went away")
         return process(self, frame, request)
-    monkeypatch.setattr(LiveProcessor, "process", flaky)
+    monkeypatch.setattr(LiveProcessor, "show", flaky)
     window.open_source(str(clip))
     qtbot.waitUntil(lambda: "device went away" in window.message.text, timeout=WAIT)
     next_result(qtbot, window)

@@ -57,16 +57,15 @@ class InferenceWorker(QThread):
         self._reset.set()
 
     def run(self) -> None:
-        processor = None
+        processor = LiveProcessor(threads=self._threads)  # nothing loaded yet: it cannot fail
         failing = False
         try:
-            processor = LiveProcessor(self._threads)
-            try:
-                processor.prepare(self._request)  # the model ready before the camera's first frame
+            try:  # the model ready before the camera's first frame
+                processor.configure(self._request)
+                processor.warm_up()
             except HumanMattingError:
                 pass  # the first frame meets it again and reports it, as for any request
-            finally:
-                self.ready.set()
+            self.ready.set()
             while not self._stop.is_set():
                 frame = self.slot.get(timeout=0.1)
                 if frame is None:
@@ -78,18 +77,14 @@ class InferenceWorker(QThread):
                 if request is self._rejected:  # until the window answers the rejection
                     request = self._good or StreamRequest()
                 try:
-                    result = processor.process(frame, request)
-                except HumanMattingError as exc:
-                    if request is not self._good:
+                    result = processor.show(frame, request)
+                except Exception as exc:  # noqa: BLE001 - the thread's boundary
+                    known = isinstance(exc, HumanMattingError)  # a model or background that fails
+                    if known and request is not self._good:
                         self._rejected = request
                         self.rejected.emit(str(exc), request, self._good or StreamRequest())
-                    elif not failing:  # what worked fails now (a background file deleted)
-                        self.errored.emit(str(exc))
-                    failing = True
-                    continue
-                except Exception as exc:  # noqa: BLE001 - the thread's boundary
-                    if not failing:
-                        self.errored.emit(f"Processing failed: {exc}")
+                    elif not failing:  # once; or what worked fails now (a background deleted)
+                        self.errored.emit(str(exc) if known else f"Processing failed: {exc}")
                     failing = True
                     continue
                 failing = False
@@ -101,8 +96,7 @@ class InferenceWorker(QThread):
             self.errored.emit(f"The inference worker stopped: {exc}")
         finally:
             self.ready.set()
-            if processor is not None:
-                processor.close()
+            processor.close()
             if self._active_sink is not None:
                 self._active_sink.close()
 
