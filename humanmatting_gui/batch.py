@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from humanmatting_gui.compositing import Background, alpha_to_uint8, parse_background
+from humanmatting_gui.compositing import alpha_to_uint8, parse_background
 from humanmatting_gui.errors import InputError, OutputError
 from humanmatting_gui.look import Look
 from humanmatting_gui.progress import Progress
@@ -94,10 +94,7 @@ def run(command: str, inputs: list[str], output: str, model="rgb", background: s
     jobs = plan(inputs, output)
     if not jobs:
         raise InputError("no images found in the inputs")
-    if command == "mask":
-        behind = None
-    else:
-        behind = parse_background(background) if background else Background("transparent")
+    behind = None if command == "mask" else parse_background(background or "transparent")
     request = StreamRequest(model, STREAM_SETTINGS if video else SegmenterSettings(), behind, look)
     bar = Progress(len(jobs)) if len(jobs) > 1 else None
     failed, clip = 0, None

@@ -309,7 +309,7 @@ class AtomicOutput:
 def _check_replaceable(final: str, folder: bool) -> None:
     if os.path.isdir(final) != folder:
         kind = "a folder" if os.path.isdir(final) else "a file"
-        raise OutputError(f"{final} is {kind}: it is not replaced by this export; choose another name")
+        raise OutputError(f"{final} is {kind}, which is not replaced: choose another name")
     if folder:
         others = [n for n in os.listdir(final) if not n.startswith(SEQUENCE_FILES)
                   or os.path.isdir(os.path.join(final, n))]
