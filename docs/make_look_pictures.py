@@ -41,7 +41,7 @@ def clip_frame(name: str, index: int = 30) -> np.ndarray:
 def composite(frame, background: str, look: Look) -> np.ndarray:
     request = StreamRequest("rgb", SegmenterSettings(), parse_background(background), look)
     with Stream(request) as stream:
-        return stream.process(frame).composite
+        return stream.process(frame).output
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from humanmatting_gui.compositing import alpha_to_uint8, parse_background
+from humanmatting_gui.compositing import parse_background
 from humanmatting_gui.errors import InputError, OutputError
 from humanmatting_gui.look import Look
 from humanmatting_gui.progress import Progress
@@ -62,14 +62,13 @@ def _jobs(inputs: list[str], outdir: str) -> list[Job]:
     jobs = []
     for item in inputs:
         if os.path.isdir(item):
-            for path in list_images(item):
-                rel = os.path.splitext(os.path.relpath(path, item))[0] + ".png"
-                jobs.append(Job(path, os.path.join(outdir, rel), os.path.dirname(path)))
+            found = [(path, os.path.relpath(path, item)) for path in list_images(item)]
         elif os.path.isfile(item):
-            name = os.path.splitext(os.path.basename(item))[0] + ".png"
-            jobs.append(Job(item, os.path.join(outdir, name), os.path.dirname(item)))
+            found = [(item, os.path.basename(item))]
         else:
             raise InputError(f"input not found: {item}")
+        jobs += [Job(path, os.path.join(outdir, os.path.splitext(name)[0] + ".png"), os.path.dirname(path))
+                 for path, name in found]
     return jobs
 
 
@@ -104,9 +103,7 @@ def run(command: str, inputs: list[str], output: str, model="rgb", background: s
                 stream.reset()  # a new folder is a new clip: no smoothing across it
                 clip = job.clip
             try:
-                processed = stream.process(read_image(job.image))
-                result = processed.composite if behind is not None else alpha_to_uint8(processed.alpha)
-                _write_png(job.output, result)
+                _write_png(job.output, stream.process(read_image(job.image)).output)
             except (InputError, OutputError) as exc:
                 failed += 1
                 sys.stderr.write(f"\rhumanmatting: {exc}: skipped\n")

@@ -83,11 +83,9 @@ def blend(front: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
                    cv2.multiply(back, cv2.bitwise_not(weight), scale=1 / 255))
 
 
-def flatten(bgra: np.ndarray, back) -> np.ndarray:
-    """A BGRA composite (the transparent background's) over ``back``: a BGR colour, or a BGR
-    image of its size."""
-    if isinstance(back, tuple):
-        back = np.full((*bgra.shape[:2], 3), back, np.uint8)
+def flatten(bgra: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """A BGRA composite (the transparent background's) over a flat BGR ``colour``."""
+    back = np.full((*bgra.shape[:2], 3), colour, np.uint8)
     return blend(np.ascontiguousarray(bgra[:, :, :3]), back, np.ascontiguousarray(bgra[:, :, 3]))
 
 

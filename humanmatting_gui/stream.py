@@ -4,13 +4,12 @@ frames through it: the live window's worker, the export, the virtual camera comm
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from humanmatting_gui.compositing import Background, Compositor
+from humanmatting_gui.compositing import Background, Compositor, alpha_to_uint8
 from humanmatting_gui.look import Look
 from humanmatting_gui.main_person import MainPerson
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
@@ -22,8 +21,8 @@ STREAM_SETTINGS = SegmenterSettings(smoothing=0.5)
 @dataclass(frozen=True)
 class StreamRequest:
     """What a stream does, handed over whole. ``model``: ``rgb``, ``gray``, a model path or
-    a backend object. ``background``: what goes behind the person; None gives no composite
-    (masks only). ``look``: just me, light wrap, harmony, clean edges."""
+    a backend object. ``background``: what goes behind the person; None gives the 8-bit
+    matte instead of a composite. ``look``: just me, light wrap, harmony, clean edges."""
 
     model: object = "rgb"
     settings: SegmenterSettings = field(default=STREAM_SETTINGS)
@@ -34,13 +33,12 @@ class StreamRequest:
 @dataclass(frozen=True)
 class Processed:
     """One frame through the stream: the frame (BGR or grey uint8), its person alpha (float32
-    (H, W) in [0, 1]), the composite (BGR, or BGRA when transparent; None without a
-    background) and the time the segmenter took."""
+    (H, W) in [0, 1]) and what a sink writes: the composite (BGR, or BGRA when transparent),
+    or without a background the 8-bit matte."""
 
     frame: np.ndarray
     alpha: np.ndarray
-    composite: np.ndarray | None
-    segment_ms: float
+    output: np.ndarray
 
 
 class Stream:
@@ -62,8 +60,7 @@ class Stream:
         its model or background cannot be loaded; the stream then keeps the previous ones."""
         segmenter = self._segmenters.get(request.model) or Segmenter(request.model, request.settings,
                                                                      self.threads)
-        if segmenter.settings != request.settings:
-            segmenter.configure(request.settings)
+        segmenter.configure(request.settings)
         old = compositor = self._compositor
         if old is None or old.background != request.background:
             compositor = None if request.background is None else Compositor(request.background)
@@ -90,10 +87,8 @@ class Stream:
             self._compositor.reset()
 
     def process(self, frame: np.ndarray) -> Processed:
-        start = time.perf_counter()
         alpha = self.segment(frame)
-        segment_ms = (time.perf_counter() - start) * 1000
-        return Processed(frame, alpha, self.composite(frame, alpha), segment_ms)
+        return Processed(frame, alpha, self.composite(frame, alpha))
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """The first half of ``process``: the person alpha (in stream order: it smooths and,
@@ -101,9 +96,12 @@ class Stream:
         alpha = self._segmenters[self.request.model].segment(frame)
         return self._main_person(alpha) if self.request.look.just_me else alpha
 
-    def composite(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
-        """The second half of ``process``, which a pipeline may run in another thread."""
-        return None if self._compositor is None else self._compositor.composite(frame, alpha)
+    def composite(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """The second half of ``process`` (its ``output``), which a pipeline may run in
+        another thread."""
+        if self._compositor is None:
+            return alpha_to_uint8(alpha)
+        return self._compositor.composite(frame, alpha)
 
     def close(self) -> None:
         if self._compositor is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import platform
 import sys
 import time
@@ -63,15 +64,13 @@ class VirtualCamera:
             self._camera = None
 
 
-def _paced(source, frames: int | None):
-    """The source's images (at most ``frames``); a real-time one at its own rate."""
-    read = 0
-    while frames is None or read < frames:
+def _paced(source):
+    """The source's images; a real-time one at its own rate."""
+    while True:
         start = time.perf_counter()
         frame = source.read()
         if frame is None:
             return
-        read += 1
         yield frame.image
         if source.realtime:
             time.sleep(max(0.0, 1.0 / source.fps - (time.perf_counter() - start)))
@@ -90,8 +89,8 @@ def run_cli(source_spec: str, background: str, model: str, frames: int | None,
     camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
     sent = 0
     try:
-        for processed in run(_paced(source, frames), request):
-            camera.send(processed.composite)
+        for processed in run(itertools.islice(_paced(source), frames), request):
+            camera.send(processed.output)
             sent += 1
             if sent == 1:
                 print(f"sending to virtual camera {camera.name} (Ctrl+C to stop)", file=sys.stderr)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from humanmatting_gui import stream
-from humanmatting_gui.compositing import Background, Compositor
+from humanmatting_gui.compositing import Background, Compositor, alpha_to_uint8
 from humanmatting_gui.errors import InputError, ModelFileError
 from humanmatting_gui.live import LiveProcessor
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
@@ -38,7 +38,7 @@ def test_frames_come_out_in_order_each_with_its_alpha_and_composite():
     assert [p.frame is f for p, f in zip(out, frames)] == [True] * len(frames)
     for p in out:
         assert p.alpha.shape == (64, 96) and p.alpha.dtype == np.float32
-        assert p.composite.shape == (64, 96, 3) and p.segment_ms > 0
+        assert p.output.shape == (64, 96, 3) and p.output.dtype == np.uint8
     # each alpha belongs to its own frame: the blob moves 3 pixels a frame
     centres = [np.nonzero(p.alpha[32] > 0.5)[0].mean() for p in out]
     assert np.all(np.diff(centres) > 1)
@@ -52,12 +52,12 @@ def test_same_output_as_the_segmenter_and_compositor_it_replaces():
     for p, frame in zip(got, frames):
         alpha = segmenter.segment(frame)
         np.testing.assert_array_equal(p.alpha, alpha)
-        np.testing.assert_array_equal(p.composite, compositor.composite(frame, alpha))
+        np.testing.assert_array_equal(p.output, compositor.composite(frame, alpha))
     # the window's processor shows the same stream
     live = LiveProcessor()
     request = StreamRequest(BrightModel(), STREAM_SETTINGS, background)
     for k, (p, frame) in enumerate(zip(got, frames)):
-        np.testing.assert_array_equal(live.show(Frame(frame, k), request).output, p.composite)
+        np.testing.assert_array_equal(live.show(Frame(frame, k), request).output, p.output)
 
 
 def test_reset_forgets_the_previous_source():
@@ -78,9 +78,10 @@ def test_reset_forgets_the_previous_source():
     assert np.abs(carried - fresh).mean() > 0.05  # without the reset the old clip lingers
 
 
-def test_without_a_background_there_is_no_composite():
+def test_without_a_background_the_output_is_the_8_bit_matte():
     p = Stream(StreamRequest(BrightModel(), background=None)).process(_clip(1)[0])
-    assert p.composite is None and p.alpha.shape == (64, 96)
+    assert p.alpha.shape == (64, 96) and 0 < p.alpha.mean() < 1
+    np.testing.assert_array_equal(p.output, alpha_to_uint8(p.alpha))
 
 
 def test_a_request_that_cannot_load_keeps_the_previous_one(tmp_path):
@@ -91,7 +92,7 @@ def test_a_request_that_cannot_load_keeps_the_previous_one(tmp_path):
     with pytest.raises(InputError):
         s.configure(StreamRequest(good.model, background=Background("image", path=str(tmp_path / "no.png"))))
     assert s.request is good
-    assert tuple(s.process(np.zeros((32, 32, 3), np.uint8)).composite[0, 0]) == (0, 255, 0)
+    assert tuple(s.process(np.zeros((32, 32, 3), np.uint8)).output[0, 0]) == (0, 255, 0)
 
 
 def test_the_live_processor_loads_its_model_before_the_first_frame(models_env, tmp_path):

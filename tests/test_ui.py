@@ -70,7 +70,7 @@ def test_window_builds(window):
 def test_a_video_source_gives_composited_frames(qtbot, window, clip):
     assert window.open_source(str(clip))
     results = [next_result(qtbot, window) for _ in range(3)]
-    assert all(r.display.shape == (64, 96, 3) and r.alpha.shape == (64, 96) for r in results)
+    assert all(r.output.shape == (64, 96, 3) and r.alpha.shape == (64, 96) for r in results)
     assert results[-1].index > results[0].index
     assert results[-1].iou_kind == "stability" and 0 <= results[-1].iou <= 1
 
@@ -87,7 +87,7 @@ def test_switching_model_background_and_source_mid_stream(qtbot, window, clip, t
                     timeout=WAIT)
     other = write_clip(tmp_path / "other.mp4", frames=6, size=(64, 48), audio=False)
     window.open_source(str(other))
-    qtbot.waitUntil(lambda: window.last_result.display.shape[:2] == (48, 64), timeout=WAIT)
+    qtbot.waitUntil(lambda: window.last_result.output.shape[:2] == (48, 64), timeout=WAIT)
     assert window.worker.request.model == "gray"
 
 
@@ -151,6 +151,23 @@ def test_drop_an_image_to_cut_it_out(qtbot, window, tmp_path):
     assert np.abs(saved[:, :, :3].astype(int) - estimate_foreground(image, alpha)).mean() < 1.0
     assert dialog.save(dialog.composited, str(tmp_path / "comp.png"))
     assert cv2.imread(str(tmp_path / "comp.png")).shape == (90, 120, 3)
+
+
+def test_the_view_draws_a_transparent_frame_over_a_checkerboard(qtbot):
+    from humanmatting_gui.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(320, 240)  # the frame below fills it exactly
+    frame = np.zeros((240, 320, 4), np.uint8)
+    frame[:, :160] = (0, 0, 255, 255)  # left half opaque red, right half fully transparent
+    view.show_frame(frame)
+    shot = view.grab().toImage()
+    assert shot.pixelColor(40, 120).getRgb()[:3] == (255, 0, 0)
+    board = {shot.pixelColor(x, y).getRgb()[:3] for x in range(160, 320, 8) for y in range(0, 240, 8)}
+    assert board == {(153, 153, 153), (102, 102, 102)}  # both squares, nothing else
+    view.show_frame(frame[:, :, :3].copy())  # an opaque frame: no board behind it
+    assert view.grab().toImage().pixelColor(240, 120).getRgb()[:3] == (0, 0, 0)
 
 
 def test_drop_a_video_makes_it_the_source(qtbot, window, clip):
@@ -440,7 +457,7 @@ def test_a_rejected_request_never_undoes_a_newer_one(qtbot, window, models_env, 
     from humanmatting_gui.stream import StreamRequest
 
     newer = StreamRequest(model="gray")
-    window.worker.set_request(newer)
+    window.worker.request = newer
     window._request_rejected("bad model", StreamRequest(model=str(tmp_path / "x.tflite")), StreamRequest())
     assert window.worker.request is newer and "bad model" in window.message.text
 

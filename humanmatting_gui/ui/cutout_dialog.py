@@ -12,8 +12,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout
 
-from humanmatting_gui.compositing import Background, Compositor, blend
-from humanmatting_gui.live import checkerboard
+from humanmatting_gui.compositing import Background, Compositor
 from humanmatting_gui.sources import read_image
 from humanmatting_gui.stream import Stream, StreamRequest
 from humanmatting_gui.ui.video_view import VideoView
@@ -74,14 +73,10 @@ class CutoutDialog(QDialog):
         self.resize(900, 700)
         self.path = path
         self.alpha, self.rgba, self.composited = made.alpha, made.rgba, made.composited
-        shown = self.composited
-        if shown.shape[2] == 4:
-            board = checkerboard(*image.shape[:2])
-            shown = blend(image, board, self.alpha)
         layout = QVBoxLayout(self)
         self.view = VideoView()
         self.view.setMinimumSize(480, 360)
-        self.view.show_frame(shown)
+        self.view.show_frame(self.composited)
         layout.addWidget(self.view, 1)
         self.status = QLabel(f"{image.shape[1]}x{image.shape[0]}, person covers "
                              f"{100 * float(np.mean(self.alpha > 0.5)):.0f}% of the picture")

@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
                              self.background_panel.background, self.look_panel.look())
 
     def _request_changed(self, *_args) -> None:
-        self.worker.set_request(self.current_request())
+        self.worker.request = self.current_request()
         self._show_status()
 
     def _request_rejected(self, message: str, rejected: StreamRequest, in_force: StreamRequest) -> None:
@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         self.mask_panel.set_model(in_force.model)
         self.background_panel.set_background(in_force.background)
         self.look_panel.set_look(in_force.look)
-        self.worker.set_request(in_force)
+        self.worker.request = in_force
         self._show_status()
 
     def _set_mirror(self, on: bool) -> None:
@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
     def _set_virtualcam(self, on: bool) -> None:
         from humanmatting_gui.virtualcam import VirtualCamera
 
-        self.worker.set_sink(VirtualCamera(self.capture.source.fps if self.capture else 30.0) if on else None)
+        self.worker.sink = VirtualCamera(self.capture.source.fps if self.capture else 30.0) if on else None
 
     def _sink_failed(self, message: str) -> None:
         self.message.show_message(message)
@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         if self.paused:
             return
         self.last_result = self._unpainted = result
-        self.view.show_frame(result.display)
+        self.view.show_frame(result.output)
 
     def _painted(self, shown_at: float) -> None:
         """A frame reached the screen: read-outs count it now, not when it was handed over

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -21,8 +21,20 @@ def to_qimage(image: np.ndarray) -> QImage:
     return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
 
 
+def checker_brush(cell: int = 16) -> QBrush:
+    """The grey checkerboard drawn behind transparent pixels."""
+    tile = QImage(2 * cell, 2 * cell, QImage.Format.Format_RGB32)
+    tile.fill(QColor(153, 153, 153))
+    painter = QPainter(tile)
+    for x, y in ((cell, 0), (0, cell)):
+        painter.fillRect(x, y, cell, cell, QColor(102, 102, 102))
+    painter.end()
+    return QBrush(tile)
+
+
 class VideoView(QWidget):
-    """Paints the last frame given to ``show_frame``; ``mirrored`` flips it like a mirror.
+    """Paints the last frame given to ``show_frame`` (a transparent one over a checkerboard);
+    ``mirrored`` flips it like a mirror.
     ``painted(time)`` fires when a frame has been drawn (``time.perf_counter()``): what the
     user sees, for the latency and fps read-outs."""
 
@@ -35,6 +47,7 @@ class VideoView(QWidget):
         self.mirrored = False
         self._array = None
         self._image = None
+        self._checker = checker_brush()
         self.placeholder = "Choose a camera, a video or a folder of images"
 
     def show_frame(self, image: np.ndarray) -> None:
@@ -64,6 +77,9 @@ class VideoView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
             return
         rect = self.target_rect()
+        if self._image.hasAlphaChannel():
+            painter.setBrushOrigin(rect.topLeft())
+            painter.fillRect(rect, self._checker)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if self.mirrored:
             painter.translate(rect.x() + rect.width(), rect.y())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from PySide6.QtCore import QThread, Signal
@@ -28,29 +29,19 @@ class InferenceWorker(QThread):
     def __init__(self, slot: LatestSlot, request: StreamRequest, threads: int | None = None, parent=None):
         super().__init__(parent)
         self.slot = slot
-        self._request = request
+        #: what the window asks for, handed over whole (only it sets this); the next frame uses it
+        self.request = request
         self._good = None
         self._rejected = None
         self._threads = threads
         self._stop = threading.Event()
         self._reset = threading.Event()
-        self._sink = None
+        #: also send each composite to this sink (a VirtualCamera), or to nothing (None)
+        self.sink = None
         self._active_sink = None  # the sink the worker thread has open; only it touches it
         self.processed = 0
         #: set once the model is loaded and warmed up (or failed to): capture waits for it
         self.ready = threading.Event()
-
-    @property
-    def request(self) -> StreamRequest:
-        return self._request
-
-    def set_request(self, request: StreamRequest) -> None:
-        """Hand over a new request whole; the next frame uses it."""
-        self._request = request
-
-    def set_sink(self, sink) -> None:
-        """Also send each composite to ``sink`` (a VirtualCamera), or to nothing (None)."""
-        self._sink = sink
 
     def reset_stream(self) -> None:
         """The source changed: drop temporal history before the next frame."""
@@ -60,11 +51,11 @@ class InferenceWorker(QThread):
         processor = LiveProcessor(threads=self._threads)  # nothing loaded yet: it cannot fail
         failing = False
         try:
-            try:  # the model ready before the camera's first frame
-                processor.configure(self._request)
+            # the model ready before the camera's first frame; one that cannot load is met
+            # again by the first frame, which reports it as for any request
+            with contextlib.suppress(HumanMattingError):
+                processor.configure(self.request)
                 processor.warm_up()
-            except HumanMattingError:
-                pass  # the first frame meets it again and reports it, as for any request
             self.ready.set()
             while not self._stop.is_set():
                 frame = self.slot.get(timeout=0.1)
@@ -73,7 +64,7 @@ class InferenceWorker(QThread):
                 if self._reset.is_set():
                     self._reset.clear()
                     processor.reset()
-                request = self._request
+                request = self.request
                 if request is self._rejected:  # until the window answers the rejection
                     request = self._good or StreamRequest()
                 try:
@@ -101,7 +92,7 @@ class InferenceWorker(QThread):
                 self._active_sink.close()
 
     def _send(self, result) -> None:
-        sink = self._sink
+        sink = self.sink
         if self._active_sink is not None and self._active_sink is not sink:
             self._active_sink.close()
         self._active_sink = sink
@@ -110,7 +101,7 @@ class InferenceWorker(QThread):
         try:
             sink.send(result.output)
         except Exception as exc:  # noqa: BLE001 - a device error (v4l2loopback) is the sink's end
-            self._sink = self._active_sink = None
+            self.sink = self._active_sink = None
             sink.close()
             message = str(exc) if isinstance(exc, HumanMattingError) else \
                 f"The virtual camera stopped: {exc}"
