@@ -26,10 +26,10 @@ def setup_help() -> str:
 
 class VirtualCamera:
     """Sends BGR (or BGRA) uint8 frames to a virtual camera, opened at the first frame's size
-    (and reopened if the size changes). ``backend``/``device``: as in pyvirtualcam.Camera."""
+    (and reopened if the size changes). ``backend``: as in pyvirtualcam.Camera."""
 
-    def __init__(self, fps: float = 30.0, backend: str | None = None, device: str | None = None):
-        self.fps, self.backend, self.device = fps, backend, device
+    def __init__(self, fps: float = 30.0, backend: str | None = None):
+        self.fps, self.backend = fps, backend
         self._camera = None
         self.name = ""
 
@@ -39,7 +39,7 @@ class VirtualCamera:
         self.close()
         try:
             self._camera = pyvirtualcam.Camera(width, height, self.fps, fmt=pyvirtualcam.PixelFormat.BGR,
-                                               backend=self.backend, device=self.device)
+                                               backend=self.backend)
         except (RuntimeError, ValueError, OSError, KeyError) as exc:
             raise OutputError(f"no virtual camera device ({str(exc).splitlines()[0]}); "
                               f"to set one up, {setup_help()}") from exc

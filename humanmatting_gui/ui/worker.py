@@ -39,7 +39,6 @@ class InferenceWorker(QThread):
         #: also send each composite to this sink (a VirtualCamera), or to nothing (None)
         self.sink = None
         self._active_sink = None  # the sink the worker thread has open; only it touches it
-        self.processed = 0
         #: set once the model is loaded and warmed up (or failed to): capture waits for it
         self.ready = threading.Event()
 
@@ -80,7 +79,6 @@ class InferenceWorker(QThread):
                     continue
                 failing = False
                 self._good = request
-                self.processed += 1
                 self.result.emit(result)
                 self._send(result)
         except Exception as exc:  # noqa: BLE001 - the thread's boundary
