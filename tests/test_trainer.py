@@ -159,6 +159,10 @@ def test_distillation_blends_what_the_teacher_sees_in_colour_into_the_targets():
     # a target stays on its mask's side of 0.5, so the metrics still count against the masks
     labelled = masks != losses.IGNORE
     assert np.array_equal(y.numpy()[labelled] > 0.5, masks[labelled] > 0.5)
+    # a weight per image: 0 keeps that image's own targets
+    _, y = pipeline.distil(images, masks, _colour_teacher(), np.float32([0.3, 0.0]))
+    np.testing.assert_allclose(y[0], expected[0], atol=1e-5)
+    np.testing.assert_array_equal(y[1], masks[1])
 
 
 def test_a_grey_student_trains_on_distilled_batches(dataset):
@@ -172,6 +176,12 @@ def test_a_grey_student_trains_on_distilled_batches(dataset):
         assert x.shape[-1] == 1 and labelled.size
         # masks are 0 or 1 on these photos: blended, no target is left at exactly 0 or 1
         assert 0 < labelled.min() and labelled.max() < 1
+    # pairs given no teacher share keep their own targets
+    batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64, grey=True,
+                                        teacher=_colour_teacher(), teacher_weight=[0.0] * len(loaded.images))
+    for x, y in batches.take(2):
+        labelled = y.numpy()[y.numpy() != losses.IGNORE]
+        assert labelled.min() == 0 and labelled.max() == 1
 
 
 @pytest.mark.parametrize("composite", [0.0, 1.0])
@@ -510,6 +520,15 @@ def test_the_trainer_takes_ignore_values_and_motion_options():
                 ["--consistency", "-1"], ["--consistency", "1", "--teacher", "t.keras"]):
         with pytest.raises(SystemExit):
             train.parse_args(["--data", "a", "--out", "o", *bad])
+
+
+def test_no_teacher_keeps_a_folders_own_targets():
+    args = train.parse_args(["--data", "a", "b/", "--out", "o", "--teacher", "t.keras",
+                             "--teacher-weight", "0.4", "--no-teacher", "b"])
+    assert train.teacher_weights(args, ["a", "b/", "a/"]) == [0.4, 0.0, 0.4]
+    for bad in (["--teacher", "t.keras", "--no-teacher", "c"], ["--no-teacher", "b"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--data", "a", "b", "--out", "o", *bad])
 
 
 def test_repeat_samples_a_folders_training_pairs_more_often():

@@ -64,14 +64,14 @@ def train_shapes(size):
     return ((size, size), (size + 32, size - 32), (size - 32, size + 32))
 
 
-def _stream(images, masks, seed):
-    """An endless generator of (image, mask) in a fresh random order every pass."""
+def _stream(images, masks, weights, seed):
+    """An endless generator of (image, mask, teacher weight) in a fresh random order every pass."""
     rng = np.random.default_rng(seed)
 
     def generate():
         while True:
             for k in rng.permutation(len(images)):
-                yield images[k], with_validity(masks[k])
+                yield images[k], with_validity(masks[k]), weights[k]
     return generate
 
 
@@ -342,6 +342,7 @@ def distil(images, masks, teacher, weight, grey=False):
     """Blend the teacher's person probability into the targets of a batch of colour
     ``images``: ``(1 - weight) * mask + weight * teacher``, IGNORE kept. The teacher sees the
     colour frame (or its grey, if it is a grey model), the student what ``grey`` says.
+    ``weight``: one for the batch, or one per image (0: the image keeps its own targets).
 
     The targets of a grey student then carry what an RGB model reads from the colour it will
     never see, and soft labels where the masks are hard; with ``weight`` below 0.5 a target
@@ -349,6 +350,7 @@ def distil(images, masks, teacher, weight, grey=False):
     grey_teacher = teacher.inputs[0].shape[-1] == 1
     grey_images = tf.image.rgb_to_grayscale(images) if grey or grey_teacher else None
     seen = grey_images if grey_teacher else images
+    weight = tf.reshape(tf.cast(weight, tf.float32), [-1, 1, 1, 1])
     blended = (1.0 - weight) * masks + weight * tf.cast(teacher(seen, training=False), tf.float32)
     targets = tf.where(masks == losses.IGNORE, masks, blended)
     return (grey_images if grey else images), targets
@@ -359,7 +361,8 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
                      consistency=0.0):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
     ``masks``: uint8, HxW, or HxWx2 with a validity channel (``data.load_pair``).
-    With a ``teacher`` model, targets are blended with its predictions (``distil``).
+    With a ``teacher`` model, targets are blended with its predictions (``distil``) at
+    ``teacher_weight``: one for all pairs or one per pair (0: that pair keeps its own targets).
     With ``consistency`` > 0 a batch holds ``batch_size / 2`` samples, each as two views
     (``augment_pair``: images 2k and 2k+1), and the targets get a second channel holding
     ``consistency``, the weight ``losses.matting_loss`` gives their agreement."""
@@ -368,25 +371,29 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
     if consistency and (batch_size % 2 or teacher is not None):
         raise ValueError("consistency pairs need an even batch and no teacher")
     ragged = _ragged_backgrounds(backgrounds)
-    signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 2], tf.uint8))
+    signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 2], tf.uint8),
+                 tf.TensorSpec([], tf.float32))
+    weights = np.broadcast_to(np.float32(teacher_weight), len(images))
     per_shape = []
     # with a teacher the samples stay in colour until it has seen them
     sample_grey = grey and teacher is None
     sample = augment_pair if consistency else augment
     for k, shape in enumerate(train_shapes(size)):
-        data = tf.data.Dataset.from_generator(_stream(images, masks, seed + k),
+        data = tf.data.Dataset.from_generator(_stream(images, masks, weights, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, s=shape: sample(i, m, s, ragged, sample_grey, augmentation),
+        data = data.map(lambda i, m, w, s=shape: (*sample(i, m, s, ragged, sample_grey, augmentation), w),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         if consistency:
             data = data.batch(batch_size // 2, drop_remainder=True).map(
-                lambda x, y: _interleave_pairs(x, y, consistency))
+                lambda x, y, w: _interleave_pairs(x, y, consistency))
+        elif teacher is None:
+            data = data.batch(batch_size, drop_remainder=True).map(lambda x, y, w: (x, y))
         else:
             data = data.batch(batch_size, drop_remainder=True)
         per_shape.append(data)
     batches = tf.data.Dataset.sample_from_datasets(per_shape, seed=seed)
     if teacher is not None:
-        batches = batches.map(lambda x, y: distil(x, y, teacher, teacher_weight, grey))
+        batches = batches.map(lambda x, y, w: distil(x, y, teacher, w, grey))
     return batches.prefetch(tf.data.AUTOTUNE)
 
 

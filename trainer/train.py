@@ -94,6 +94,9 @@ def parse_args(argv=None):
                         "targets (an RGB teacher for a grey student)")
     p.add_argument("--teacher-weight", type=float, default=0.3,
                    help="share of the teacher in the targets, below 0.5 (default 0.3)")
+    p.add_argument("--no-teacher", action="append", default=[], metavar="FOLDER",
+                   help="a data folder whose samples keep their own targets with --teacher "
+                        "(e.g. teacher labels the --teacher model is weak on; repeatable)")
     p.add_argument("--consistency", type=float, default=0.0, metavar="WEIGHT",
                    help="train on pairs of views of each sample (two draws of the camera's "
                         "colour and noise) and add WEIGHT x their mean squared difference to "
@@ -119,6 +122,11 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
     if not 0.0 < args.teacher_weight < 0.5:
         p.error(f"--teacher-weight must lie between 0 and 0.5, got {args.teacher_weight}")
+    unknown = {os.path.normpath(f) for f in args.no_teacher} - {os.path.normpath(f) for f in args.data}
+    if unknown:
+        p.error(f"--no-teacher names a folder not in --data: {', '.join(sorted(unknown))}")
+    if args.no_teacher and not args.teacher:
+        p.error("--no-teacher needs --teacher")
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
     if args.consistency < 0:
@@ -234,6 +242,12 @@ def augmentation(args) -> pipeline.Augmentation:
                                  textures=args.textures)
 
 
+def teacher_weights(args, folders: list[str]) -> list[float]:
+    """The teacher's share in the targets of each training pair, by its data folder."""
+    untaught = {os.path.normpath(f) for f in args.no_teacher}
+    return [0.0 if os.path.normpath(f) in untaught else args.teacher_weight for f in folders]
+
+
 def load_data(args, who: Role = Role()):
     pairs = [pair for folder in args.data
              for pair in data.find_pairs(folder, args.ignore.get(os.path.normpath(folder)))]
@@ -253,7 +267,8 @@ def load_data(args, who: Role = Role()):
     # and sharding by element would make every worker decode and augment everything
     train_set = pipeline.training_dataset(train.images, train.masks, backgrounds, args.batch,
                                           args.size, grey, args.seed + 1000 * who.index,
-                                          augmentation(args), teacher, args.teacher_weight,
+                                          augmentation(args), teacher,
+                                          teacher_weights(args, train.folders),
                                           args.consistency)
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     train_set = train_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.OFF))
