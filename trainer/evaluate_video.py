@@ -9,7 +9,8 @@ Clips: ``CLIPS/NAME.mp4`` with ``CLIPS/masks/NAME/NNNNN.png`` (mask k for frame 
 folders of ``images/`` + ``masks/`` frames in order, mask value 128 ignored (video-masks).
 Each model runs through the engine's Segmenter as a stream (fresh per clip; ``--smoothing``
 as the app's streams use it, default 0 = each frame alone), MediaPipe selfie on the whole
-frame, and the pose teacher (MediaPipe pose, in its own environment) where that exists.
+frame (with ``--smoothing`` also through the same smoothing, the row ``+smoothing``), and the
+pose teacher (MediaPipe pose, in its own environment) where that exists.
 
 - person IoU: per frame (both cut at 0.5, ignored pixels out), averaged over the clip; a frame
   where both are empty counts 1.
@@ -32,6 +33,7 @@ import numpy as np
 
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.live import mask_iou
+from humanmatting_gui.postprocess import FlowFusion, TemporalSmoother
 from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 from humanmatting_gui.video_io import VideoReader
 
@@ -74,6 +76,18 @@ def score_stream(model, frames, truths) -> dict:
         prev_pred, prev_truth, prev_valid = pred, truth, valid
     return {"iou": float(np.mean(ious)), "dtssd": float(np.mean(flicker)) if flicker else 0.0,
             "stability": float(np.mean(steady)) if steady else 1.0, "frames": len(ious)}
+
+
+class Smoothed:
+    """A reference model's masks through the engine's temporal smoothing (``--smoothing``),
+    so that its flicker is compared with ours at the same settings."""
+
+    def __init__(self, model, settings: SegmenterSettings):
+        self.model = model
+        self.smoother = (FlowFusion if settings.motion else TemporalSmoother)(settings.smoothing)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        return self.smoother(self.model.segment(frame), frame)
 
 
 class PoseTeacher:
@@ -211,6 +225,9 @@ def main(argv=None) -> int:
         if args.reference and os.path.isfile(args.reference):
             from trainer.evaluate import MediaPipeModel
             makers["mediapipe-selfie"] = lambda: MediaPipeModel(args.reference)
+            if args.smoothing:
+                makers["mediapipe-selfie +smoothing"] = lambda: Smoothed(
+                    MediaPipeModel(args.reference), settings)
         if args.teacher_python and os.path.isfile(args.teacher_python):
             makers["mediapipe-pose (teacher)"] = lambda: PoseTeacher(args.teacher_python)
         streams = [*clip_streams(args.clips), *sequence_streams(args.sequences)]
