@@ -12,10 +12,10 @@ def _disc(shape, centre, radius, value=1.0):
 def test_pose_body_and_confident_selfie_edges_are_joined():
     pose = _disc((60, 80), (30, 30), 10)  # the body the pose model follows
     selfie = _disc((60, 80), (30, 38), 10, 0.9)  # overlaps it, and adds hair on one side
-    selfie[25:35, 0:3] = 0.4  # unsure and far: not person, and not ignored
+    selfie[25:35, 14:17] = 0.4  # unsure and near: not person, and not ignored
     label, ignore = combine(pose, selfie)
     assert label[30, 30] == 1.0 and label[30, 45] == pytest.approx(0.9)
-    assert label[30, 1] == 0.0 and not ignore.any()
+    assert label[30, 15] == 0.0 and not ignore[13:48, 13:56].any() and ignore[5, 5]
     # pose says person where the selfie model does not: the pose model (full-body) wins
     limb = pose.copy()
     limb[28:32, 40:75] = 1.0
@@ -28,8 +28,20 @@ def test_a_selfie_region_apart_from_the_pose_person_is_ignored():
     selfie = np.maximum(_disc((60, 80), (30, 20), 8, 0.95), _disc((60, 80), (30, 65), 6, 0.9))
     label, ignore = combine(pose, selfie)
     assert ignore[30, 65] and ignore[[24, 36], [65, 65]].all()  # the other person (or a pole)
-    assert not ignore[30, 20] and not ignore[30, 42]  # the followed person, the gap between
+    assert not ignore[30, 20] and not ignore[30, 30]  # the followed person, next to them
     assert label[30, 20] == 1.0
+
+
+def test_only_the_surroundings_of_the_posed_person_count():
+    """Far from the person both teachers may miss someone (a crowd, a child beside): ignored.
+    The box of the person (rows 20-40, columns 40-50) grows by a quarter of its longer side."""
+    pose = np.zeros((100, 120), np.float32)
+    pose[20:41, 40:51] = 1.0
+    label, ignore = combine(pose, np.zeros_like(pose))
+    grown = np.zeros_like(ignore)
+    grown[15:46, 35:56] = True  # 21 rows high: grown by 5 each way
+    np.testing.assert_array_equal(ignore, ~grown)
+    assert label[30, 45] == 1.0 and label[16, 36] == 0.0
 
 
 def test_without_a_pose_only_an_empty_frame_is_labelled():

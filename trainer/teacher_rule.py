@@ -17,7 +17,14 @@ The rule, per frame (``combine``):
    None: the frame is not written). Small and crowded people are where the pose model finds
    nothing, and the selfie model alone misses them: its "background" there would teach the
    student to miss them too.
-4. Where the selfie model is unsure next to the person, the soft label stands: soft targets
+4. Only the posed person's surroundings count: pixels beyond their box grown by ``AROUND``
+   of its longer side each way are ignored. Both teachers miss people there (the crowd of a
+   street, a child beside the one followed, a batter behind), and their "background" taught
+   the student to drop every person but one: on photos of several people (looked at in
+   2026-12, the worst photos of a model trained so) whole bystanders went missing. Near the
+   person the pose model's background is trusted: the poles, props and ground beside a body
+   in motion are the negatives these frames are for.
+5. Where the selfie model is unsure next to the person, the soft label stands: soft targets
    are what the loss expects at edges.
 
 Labels are stored as 8-bit masks with ``IGNORE_VALUE`` (128) meaning "count nowhere", as in
@@ -33,6 +40,7 @@ IGNORE_VALUE = 128
 PERSON = 0.5
 NOBODY = 0.05
 TOUCH = 0.02  # of the frame's diagonal: how near a selfie region must come to the pose person
+AROUND = 0.25  # of the person's box's longer side: how far around it the labels count
 
 
 def combine(pose: np.ndarray | None, selfie: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -55,7 +63,18 @@ def combine(pose: np.ndarray | None, selfie: np.ndarray) -> tuple[np.ndarray, np
     _count, regions = cv2.connectedComponents(confident.astype(np.uint8), connectivity=8)
     touching = np.unique(regions[near & confident])
     apart = confident & ~np.isin(regions, touching)
-    return label, apart
+    return label, apart | ~_surroundings(label > PERSON)
+
+
+def _surroundings(person: np.ndarray) -> np.ndarray:
+    """Bool HxW: the box of ``person`` grown by ``AROUND`` of its longer side each way
+    (nothing where there is no person)."""
+    around = np.zeros(person.shape, bool)
+    ys, xs = np.nonzero(person)
+    if ys.size:
+        grow = round(AROUND * max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1))
+        around[max(0, ys.min() - grow):ys.max() + grow + 1, max(0, xs.min() - grow):xs.max() + grow + 1] = True
+    return around
 
 
 def encode(label: np.ndarray, ignore: np.ndarray) -> np.ndarray:
