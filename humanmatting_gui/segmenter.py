@@ -77,7 +77,7 @@ class Segmenter:
     def __init__(self, model="rgb", settings: SegmenterSettings = SegmenterSettings(), threads=None):
         self.backend = load_backend(model, threads) if isinstance(model, str) else model
         self.settings = settings
-        self._smoother = _smoother(settings)
+        self._smoother = smoother(settings)
         self._window = None  # streams: the zoom window of the last frame
 
     @property
@@ -86,7 +86,7 @@ class Segmenter:
 
     def configure(self, settings: SegmenterSettings) -> None:
         if (settings.smoothing, settings.motion) != (self.settings.smoothing, self.settings.motion):
-            self._smoother = _smoother(settings)
+            self._smoother = smoother(settings)
         self.settings = settings
 
     def reset(self) -> None:
@@ -204,7 +204,8 @@ def _feather(h: int, w: int, soft: tuple[bool, bool, bool, bool]) -> np.ndarray:
     return np.outer(ramp(h, soft[0], soft[2]), ramp(w, soft[1], soft[3]))
 
 
-def _smoother(settings: SegmenterSettings) -> postprocess.TemporalSmoother:
+def smoother(settings: SegmenterSettings) -> postprocess.TemporalSmoother:
+    """The temporal smoother ``settings`` ask for (plain, or motion-aware fusion)."""
     kind = postprocess.FlowFusion if settings.motion else postprocess.TemporalSmoother
     return kind(settings.smoothing)
 

@@ -33,8 +33,7 @@ import numpy as np
 
 from humanmatting_gui.errors import HumanMattingError
 from humanmatting_gui.live import mask_iou
-from humanmatting_gui.postprocess import FlowFusion, TemporalSmoother
-from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings, smoother
 from humanmatting_gui.video_io import VideoReader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,7 +83,7 @@ class Smoothed:
 
     def __init__(self, model, settings: SegmenterSettings):
         self.model = model
-        self.smoother = (FlowFusion if settings.motion else TemporalSmoother)(settings.smoothing)
+        self.smoother = smoother(settings)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         return self.smoother(self.model.segment(frame), frame)
