@@ -101,14 +101,18 @@ def test_consistency_batches_are_view_pairs(dataset):
     scenes = data.load_backgrounds([str(backgrounds)])
     batches = pipeline.training_dataset(loaded.images, loaded.masks, scenes, 4, size=64,
                                         consistency=2.0)
+    correlations = []
     for x, y in batches.take(6):
         x, y = x.numpy(), y.numpy()
         assert x.shape[0] == 4 and y.shape == (*x.shape[:3], 2)
         assert np.all(y[..., 1] == 2.0)
         assert np.array_equal(y[0::2, ..., 0], y[1::2, ..., 0])
         assert not np.array_equal(x[0::2], x[1::2])
-        for first, second in zip(x[0::2], x[1::2]):  # the same scene: strongly correlated
-            assert np.corrcoef(first.mean(-1).ravel(), second.mean(-1).ravel())[0, 1] > 0.7
+        correlations += [np.corrcoef(first.mean(-1).ravel(), second.mean(-1).ravel())[0, 1]
+                         for first, second in zip(x[0::2], x[1::2])]
+    # the same scene: strongly correlated (a rare pair of strong camera draws on a flat
+    # scene, about 1 in 150, falls lower; different geometry would lower them all)
+    assert np.median(correlations) > 0.85 and np.mean(np.array(correlations) > 0.7) >= 0.75
     with pytest.raises(ValueError, match="even batch"):
         pipeline.training_dataset(loaded.images, loaded.masks, scenes, 3, size=64, consistency=1.0)
 
@@ -251,6 +255,29 @@ def test_occluders_are_labelled_not_person():
                                             augmentation=pipeline.Augmentation(occluders=probability))
         targets = np.concatenate([y.numpy().ravel() for _, y in batches.take(3)])
         assert (targets[targets != losses.IGNORE] < 0.5).any() == bool(probability)
+
+
+def test_a_pairs_motion_share_turns_the_motion_augmentation_off():
+    """Occluders on every sample, but the dark pairs (motion share 0, the trainer's --plain)
+    never get one: their person, who fills the photo, is never cut."""
+    bright, dark = np.full((64, 64, 3), 230, np.uint8), np.full((64, 64, 3), 30, np.uint8)
+    mask = np.full((64, 64), 255, np.uint8)
+    batches = pipeline.training_dataset([bright, bright, dark, dark], [mask] * 4, [], 4, size=64,
+                                        augmentation=pipeline.Augmentation(composite=0.0, occluders=1.0),
+                                        motion=[1.0, 1.0, 0.0, 0.0])
+    cut = {True: 0, False: 0}
+    for x, y in batches.take(4):
+        for pixels, target in zip(x.numpy(), y.numpy()):
+            counted = target[target != losses.IGNORE]
+            cut[float(pixels.mean()) > 130] += int(float(counted.min()) < 0.5)
+    assert cut[False] == 0 and cut[True] >= 4
+
+
+def test_plain_names_the_folders_without_motion_augmentation():
+    args = train.parse_args(["--data", "a", "b/", "--out", "o", "--rotate", "0.2", "--plain", "b"])
+    assert train.motion_shares(args, ["a", "b/", "a/"]) == [1.0, 0.0, 1.0]
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "a", "--out", "o", "--plain", "c"])
 
 
 def test_negative_samples_are_scenes_with_empty_masks(dataset):

@@ -40,6 +40,7 @@ class Augmentation:
     ``rotate``: turned by up to ``max_angle`` degrees, one in ten of them upside down.
     ``small``: the person shrunk to 10-30% of the frame's height, composited.
     ``textures``: of the composites, those over a colourful synthetic texture.
+    The last five are the motion augmentation: a sample's ``motion`` (``augment``) scales them.
     The defaults reproduce the shipped models' training."""
 
     composite: float = 0.3
@@ -64,14 +65,15 @@ def train_shapes(size):
     return ((size, size), (size + 32, size - 32), (size - 32, size + 32))
 
 
-def _stream(images, masks, weights, seed):
-    """An endless generator of (image, mask, teacher weight) in a fresh random order every pass."""
+def _stream(images, masks, weights, motions, seed):
+    """An endless generator of (image, mask, teacher weight, motion share) in a fresh random
+    order every pass."""
     rng = np.random.default_rng(seed)
 
     def generate():
         while True:
             for k in rng.permutation(len(images)):
-                yield images[k], with_validity(masks[k]), weights[k]
+                yield images[k], with_validity(masks[k]), weights[k], motions[k]
     return generate
 
 
@@ -142,11 +144,9 @@ def colour_texture(shape):
     return blobs * (1 - share * stripes) + ink * share * stripes
 
 
-def _background(backgrounds, shape, textures=0.0):
+def _background(backgrounds, shape, textures):
     """A random scene crop, or (one time in five, or with no scenes) a flat/gradient colour;
     a share ``textures`` of them a colourful synthetic texture instead."""
-    if not textures:
-        return _plain_background(backgrounds, shape)
     return tf.cond(_uniform() < textures, lambda: colour_texture(shape),
                    lambda: _plain_background(backgrounds, shape))
 
@@ -268,30 +268,34 @@ def _split_mask(mask):
     return mask, tf.ones_like(mask)
 
 
-def augment(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation()):
+def augment(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation(),
+            motion=1.0):
     """One training sample ``(pixels HxWxC float32 0..255, mask HxWx1 float32 0..1 or
     IGNORE)`` from an RGB uint8 photo and its uint8 mask (see ``_split_mask``), put through
-    ``augmentation`` (see ``Augmentation``)."""
-    scene, mask = _stage(image, mask, shape, backgrounds, augmentation)
+    ``augmentation`` (see ``Augmentation``), its motion augmentation's shares times
+    ``motion`` (0: the shipped models' augmentation only)."""
+    scene, mask = _stage(image, mask, shape, backgrounds, augmentation, motion)
     return _camera(scene, shape, grey), mask
 
 
-def augment_pair(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation()):
+def augment_pair(image, mask, shape, backgrounds=None, grey=False, augmentation=Augmentation(),
+                 motion=1.0):
     """Two views of one training sample, ``(pixels 2xHxWxC, masks 2xHxWx1)``: the same scene,
     person and geometry, seen through two independent draws of the camera's colour, blur and
     noise (as two frames of a still person differ), so their masks are equal."""
-    scene, mask = _stage(image, mask, shape, backgrounds, augmentation)
+    scene, mask = _stage(image, mask, shape, backgrounds, augmentation, motion)
     return tf.stack([_camera(scene, shape, grey), _camera(scene, shape, grey)]), tf.stack([mask, mask])
 
 
-def _stage(image, mask, shape, backgrounds, a):
+def _stage(image, mask, shape, backgrounds, a, motion=1.0):
     """The scene of a sample before the camera: geometry, pasting, occluders, motion blur."""
     image = tf.cast(image, tf.float32)
     mask, valid = _split_mask(mask)
-    small = _uniform() < a.small
+    motion = tf.cast(motion, tf.float32)
+    small = _uniform() < a.small * motion
     stack = tf.concat([image, mask, valid], axis=2)
     if a.rotate:
-        stack = tf.cond(_uniform() < a.rotate, lambda: rotate(stack, _turn_angle(a.max_angle)),
+        stack = tf.cond(_uniform() < a.rotate * motion, lambda: rotate(stack, _turn_angle(a.max_angle)),
                         lambda: tf.concat([stack, tf.ones_like(mask)], axis=2))
         # beyond the turned photo nothing is known: not valid, unless pasted
         stack = tf.concat([stack[:, :, :4], stack[:, :, 4:5] * stack[:, :, 5:6]], axis=2)
@@ -307,11 +311,13 @@ def _stage(image, mask, shape, backgrounds, a):
     # pasted: the person ends with the photo, and what was not known is pasted over
     mask = tf.where(composite, mask * inside * tf.cast(valid > 0.5, tf.float32), mask)
     person = tf.cond(composite, lambda: _jitter(person, 0.5), lambda: person)
-    mixed = person * mask + _jitter(_background(backgrounds, shape, a.textures), 1.0) * (1 - mask)
+    scene = (_background(backgrounds, shape, a.textures * motion) if a.textures
+             else _plain_background(backgrounds, shape))
+    mixed = person * mask + _jitter(scene, 1.0) * (1 - mask)
     image = tf.where(composite, mixed, person)
-    image, mask = tf.cond(_uniform() < a.occluders,
+    image, mask = tf.cond(_uniform() < a.occluders * motion,
                           lambda: _occlude(image, mask, backgrounds, shape), lambda: (image, mask))
-    blurred = tf.cond(_uniform() < a.motion_blur,
+    blurred = tf.cond(_uniform() < a.motion_blur * motion,
                       lambda: _motion_blur(tf.concat([image, mask], axis=2)),
                       lambda: tf.concat([image, mask], axis=2))
     image, mask = blurred[:, :, :3], blurred[:, :, 3:4]
@@ -358,11 +364,13 @@ def distil(images, masks, teacher, weight, grey=False):
 
 def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=False, seed=0,
                      augmentation=Augmentation(), teacher=None, teacher_weight=0.3,
-                     consistency=0.0):
+                     consistency=0.0, motion=1.0):
     """Endless batches; each has one of ``train_shapes(size)``, chosen at random per batch.
     ``masks``: uint8, HxW, or HxWx2 with a validity channel (``data.load_pair``).
     With a ``teacher`` model, targets are blended with its predictions (``distil``) at
     ``teacher_weight``: one for all pairs or one per pair (0: that pair keeps its own targets).
+    ``motion``: the share of ``augmentation``'s motion augmentation, one for all pairs or one
+    per pair (0: that pair gets the shipped models' augmentation only, see ``augment``).
     With ``consistency`` > 0 a batch holds ``batch_size / 2`` samples, each as two views
     (``augment_pair``: images 2k and 2k+1), and the targets get a second channel holding
     ``consistency``, the weight ``losses.matting_loss`` gives their agreement."""
@@ -372,16 +380,18 @@ def training_dataset(images, masks, backgrounds, batch_size, size=256, grey=Fals
         raise ValueError("consistency pairs need an even batch and no teacher")
     ragged = _ragged_backgrounds(backgrounds)
     signature = (tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([None, None, 2], tf.uint8),
-                 tf.TensorSpec([], tf.float32))
-    weights = np.broadcast_to(np.float32(teacher_weight), len(images))
+                 tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32))
+    weights = np.broadcast_to(np.asarray(teacher_weight, np.float32), len(images))
+    motions = np.broadcast_to(np.asarray(motion, np.float32), len(images))
     per_shape = []
     # with a teacher the samples stay in colour until it has seen them
     sample_grey = grey and teacher is None
     sample = augment_pair if consistency else augment
     for k, shape in enumerate(train_shapes(size)):
-        data = tf.data.Dataset.from_generator(_stream(images, masks, weights, seed + k),
+        data = tf.data.Dataset.from_generator(_stream(images, masks, weights, motions, seed + k),
                                               output_signature=signature)
-        data = data.map(lambda i, m, w, s=shape: (*sample(i, m, s, ragged, sample_grey, augmentation), w),
+        data = data.map(lambda i, m, w, v, s=shape: (*sample(i, m, s, ragged, sample_grey,
+                                                             augmentation, v), w),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         if consistency:
             data = data.batch(batch_size // 2, drop_remainder=True).map(

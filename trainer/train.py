@@ -97,6 +97,10 @@ def parse_args(argv=None):
     p.add_argument("--no-teacher", action="append", default=[], metavar="FOLDER",
                    help="a data folder whose samples keep their own targets with --teacher "
                         "(e.g. teacher labels the --teacher model is weak on; repeatable)")
+    p.add_argument("--plain", action="append", default=[], metavar="FOLDER",
+                   help="a data folder whose samples get none of the motion augmentation "
+                        "(--rotate, --small, --textures, --occluders, --motion-blur): e.g. "
+                        "portraits, validated as they are; repeatable")
     p.add_argument("--consistency", type=float, default=0.0, metavar="WEIGHT",
                    help="train on pairs of views of each sample (two draws of the camera's "
                         "colour and noise) and add WEIGHT x their mean squared difference to "
@@ -122,9 +126,11 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
     if not 0.0 < args.teacher_weight < 0.5:
         p.error(f"--teacher-weight must lie between 0 and 0.5, got {args.teacher_weight}")
-    unknown = {os.path.normpath(f) for f in args.no_teacher} - {os.path.normpath(f) for f in args.data}
-    if unknown:
-        p.error(f"--no-teacher names a folder not in --data: {', '.join(sorted(unknown))}")
+    data_folders = {os.path.normpath(f) for f in args.data}
+    for option in ("no_teacher", "plain"):
+        unknown = {os.path.normpath(f) for f in getattr(args, option)} - data_folders
+        if unknown:
+            p.error(f"--{option.replace('_', '-')} names a folder not in --data: {', '.join(sorted(unknown))}")
     if args.no_teacher and not args.teacher:
         p.error("--no-teacher needs --teacher")
     if args.size % 32:
@@ -242,10 +248,19 @@ def augmentation(args) -> pipeline.Augmentation:
                                  textures=args.textures)
 
 
+def _by_folder(folders: list[str], chosen: list[str], inside: float, outside: float) -> list[float]:
+    chosen = {os.path.normpath(f) for f in chosen}
+    return [inside if os.path.normpath(f) in chosen else outside for f in folders]
+
+
 def teacher_weights(args, folders: list[str]) -> list[float]:
     """The teacher's share in the targets of each training pair, by its data folder."""
-    untaught = {os.path.normpath(f) for f in args.no_teacher}
-    return [0.0 if os.path.normpath(f) in untaught else args.teacher_weight for f in folders]
+    return _by_folder(folders, args.no_teacher, 0.0, args.teacher_weight)
+
+
+def motion_shares(args, folders: list[str]) -> list[float]:
+    """How much of the motion augmentation each training pair gets (1 or 0), by its data folder."""
+    return _by_folder(folders, args.plain, 0.0, 1.0)
 
 
 def load_data(args, who: Role = Role()):
@@ -269,7 +284,7 @@ def load_data(args, who: Role = Role()):
                                           args.size, grey, args.seed + 1000 * who.index,
                                           augmentation(args), teacher,
                                           teacher_weights(args, train.folders),
-                                          args.consistency)
+                                          args.consistency, motion_shares(args, train.folders))
     val_set = pipeline.validation_dataset(val.images, val.masks, args.batch, grey, args.size)
     train_set = train_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.OFF))
     val_set = val_set.with_options(_shard(tf.data.experimental.AutoShardPolicy.DATA))
