@@ -130,6 +130,11 @@ def main(argv=None) -> int:
             real = next(iter(reader.frames()))
         h, w = real.shape[:2]
         image, where = cv2.resize(real[:, (w - h * 4 // 3) // 2:][:, :h * 4 // 3], (640, 480)), "kite-walk"
+    flipped = Segmenter(tflite, SegmenterSettings(smoothing=0.5, flip=True), args.threads)
+    medians = interleaved_ms({"plain": lambda: segmenter.segment(image),
+                              "flip": lambda: flipped.segment(image)}, args.runs)
+    print(f"\nflip at 640x480 ({where}; segment, ms): plain {medians['plain']:.2f}, with flip "
+          f"{medians['flip']:.2f} (+{medians['flip'] - medians['plain']:.2f})")
     small = os.path.join(ROOT, "..", "shared", "data", "video-masks", "sbi-hallandmonitor", "images", "00240.jpg")
     if os.path.isfile(small):  # people small in the frame: where the zoomed second pass runs
         import cv2

@@ -84,17 +84,19 @@ def _write_png(path: str, image: np.ndarray) -> None:
 
 
 def run(command: str, inputs: list[str], output: str, model="rgb", background: str | None = None,
-        video: bool = False, look: Look = Look(clean_edges=True)) -> int:
+        video: bool = False, look: Look = Look(clean_edges=True), flip: bool = True) -> int:
     """``cutout`` (the person as RGBA PNG, or over ``background``) or ``mask`` (8-bit masks)
     of every image under ``inputs`` into the folder ``output``. ``video``: each folder's
     images, in name order, are frames of one clip (temporal smoothing, reset per folder).
-    ``look``: just me for masks too; the rest for cut-outs.
+    ``look``: just me for masks too; the rest for cut-outs. ``flip``: the mirrored second
+    model pass (``SegmenterSettings.flip``).
     Returns the exit status: 1 when some files failed (each reported), else 0."""
     jobs = plan(inputs, output)
     if not jobs:
         raise InputError("no images found in the inputs")
     behind = None if command == "mask" else parse_background(background or "transparent")
-    request = StreamRequest(model, STREAM_SETTINGS if video else SegmenterSettings(), behind, look)
+    settings = STREAM_SETTINGS if video else SegmenterSettings()
+    request = StreamRequest(model, settings.with_(flip=flip), behind, look)
     bar = Progress(len(jobs)) if len(jobs) > 1 else None
     failed, clip = 0, None
     with Stream(request) as stream:

@@ -77,14 +77,15 @@ def _paced(source):
 
 
 def run_cli(source_spec: str, background: str, model: str, frames: int | None,
-            backend: str | None = None, look=None) -> int:
+            backend: str | None = None, look=None, flip: bool = False) -> int:
     """The ``virtualcam`` command: the source's frames through the engine's stream to a
-    virtual camera."""
+    virtual camera (``flip``: the mirrored second pass, off live for speed)."""
     from humanmatting_gui.look import Look
     from humanmatting_gui.sources import open_source
-    from humanmatting_gui.stream import StreamRequest, run
+    from humanmatting_gui.stream import STREAM_SETTINGS, StreamRequest, run
 
-    request = StreamRequest(model, background=parse_background(background), look=look or Look())
+    request = StreamRequest(model, STREAM_SETTINGS.with_(flip=flip),
+                            background=parse_background(background), look=look or Look())
     source = open_source(source_spec)
     camera = VirtualCamera(getattr(source, "fps", 30.0) or 30.0, backend=backend)
     sent = 0

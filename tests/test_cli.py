@@ -4,7 +4,7 @@ import pytest
 
 from humanmatting_gui import cli
 from humanmatting_gui.compositing import alpha_to_uint8
-from humanmatting_gui.segmenter import Segmenter
+from humanmatting_gui.segmenter import Segmenter, SegmenterSettings
 
 from conftest import person_image
 
@@ -55,9 +55,12 @@ def test_mask_matches_the_engine(models_env, photos, tmp_path, model):
     assert cli.main(["mask", str(photos), "-o", str(out), "--model", model]) == 0
     mask = cv2.imread(str(out / "b.png"), cv2.IMREAD_UNCHANGED)
     image = cv2.imread(str(photos / "b.png"))
-    expected = alpha_to_uint8(Segmenter(model).segment(image))
+    expected = alpha_to_uint8(Segmenter(model, SegmenterSettings(flip=True)).segment(image))
     assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
     np.testing.assert_array_equal(mask, expected)
+    assert cli.main(["mask", str(photos), "-o", str(tmp_path / "one"), "--model", model, "--no-flip"]) == 0
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "one" / "b.png"), cv2.IMREAD_UNCHANGED),
+                                  alpha_to_uint8(Segmenter(model).segment(image)))
 
 
 def test_mask_video_smooths_across_frames(models_env, tmp_path):
@@ -165,7 +168,7 @@ def test_mask_just_me_keeps_the_main_person(tmp_path):
     assert me[60, 70] > 200 and me[60, 140] < 20
 
 
-def test_export_zoom_reaches_the_stream(tmp_path, monkeypatch, capsys):
+def test_export_zoom_and_flip_reach_the_stream(tmp_path, monkeypatch, capsys):
     from humanmatting_gui import export
     from humanmatting_gui.stream import STREAM_SETTINGS
 
@@ -178,6 +181,20 @@ def test_export_zoom_reaches_the_stream(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export, "export_video", fake_export)
     video = tmp_path / "v.mp4"
     video.write_bytes(b"x")
-    for extra, zoom in (([], False), (["--zoom"], True)):
+    for extra, zoom, flip in (([], False, True), (["--zoom"], True, True), (["--no-flip"], False, False)):
         assert cli.main(["export", str(video), "-o", str(tmp_path / "o.mp4"), *extra]) == 0
-        assert seen[-1].stream.settings == STREAM_SETTINGS.with_(zoom=zoom)
+        assert seen[-1].stream.settings == STREAM_SETTINGS.with_(zoom=zoom, flip=flip)
+
+
+def test_cutout_flips_by_default_and_virtualcam_does_not(tmp_path, monkeypatch):
+    from humanmatting_gui import batch, virtualcam
+
+    seen = {}
+    monkeypatch.setattr(batch, "run", lambda *a: seen.setdefault("batch", []).append(a[-1]) or 0)
+    monkeypatch.setattr(virtualcam, "run_cli", lambda *a, flip, **k: seen.setdefault("cam", []).append(flip) or 0)
+    for extra in ([], ["--no-flip"]):
+        assert cli.main(["cutout", str(tmp_path), "-o", str(tmp_path / "o"), *extra]) == 0
+        assert cli.main(["mask", str(tmp_path), "-o", str(tmp_path / "o"), *extra]) == 0
+    for extra in ([], ["--flip"]):
+        assert cli.main(["virtualcam", *extra]) == 0
+    assert seen == {"batch": [True, True, False, False], "cam": [False, True]}

@@ -153,3 +153,37 @@ def test_in_a_stream_the_zoom_window_follows_the_person_part_way():
     assert alone[1] < segmenter._window[1] < first[1]  # between the old window and the new
     segmenter.reset()
     assert segmenter._window is None
+
+
+class StripeModel:
+    """Finds the bright pixels, and always a false stripe along its input's left edge: a
+    model's error that its mirror image does not share."""
+
+    def __init__(self):
+        self.channels, self.shapes = 3, []
+
+    def predict(self, pixels):
+        self.shapes.append(pixels.shape)
+        alpha = (pixels[:, :, 0] > 128).astype(np.float32)
+        alpha[:, :8] = 1.0
+        return alpha
+
+
+def test_flip_keeps_what_both_passes_see_and_halves_what_one_sees():
+    frame = np.zeros((250, 390, 3), np.uint8)  # working shape 192x300 in a 192x320 input
+    frame[60:200, 250:300] = 255  # right of centre: its mirror image is elsewhere
+    h, w, ph, pw = working_shape(250, 390, 256)
+    assert pw > w  # the padding is on the right: the mirrored pass must not mirror it in
+    model = StripeModel()
+    plain = Segmenter(model, SegmenterSettings(refine=False)).segment(frame)
+    flipped = Segmenter(model, SegmenterSettings(refine=False, flip=True)).segment(frame)
+    assert model.shapes == [(ph, pw, 3)] * 3  # one pass, then two of the same shape
+    person = np.zeros((250, 390), bool)
+    person[70:190, 260:290] = True
+    assert plain[person].min() > 0.99 and flipped[person].min() > 0.99  # mapped back in place
+    assert plain[:, :5].min() > 0.99 and flipped[:, :5].max() == pytest.approx(0.5)
+    assert flipped[:, -5:].max() == pytest.approx(0.5)  # the mirror pass's stripe, mirrored back
+    background = np.ones((250, 390), bool)
+    background[50:210, 240:310] = False
+    background[:, :20] = background[:, -20:] = False
+    assert flipped[background].max() < 0.01

@@ -439,6 +439,27 @@ def test_evaluate_keeps_two_models_of_the_same_name_apart(models_env, dataset, t
     assert rows[0][2:] == rows[1][2:]  # the same file twice: the same figures
 
 
+def test_evaluate_flip_rows_average_the_mirror_image(models_env, dataset, capsys):
+    """--flip adds a row per model and for the reference wrapper: the mean of the masks of an
+    image and of its mirror image, mirrored back (FixedModel's top half is its own mirror
+    image; a left-half model's is the right half: 0.5 everywhere)."""
+    image = np.zeros((40, 20, 3), np.uint8)
+    np.testing.assert_array_equal(evaluate.Flipped(FixedModel()).segment(image),
+                                  FixedModel().segment(image))
+
+    class LeftHalf:
+        def segment(self, image):
+            out = np.zeros(image.shape[:2], np.float32)
+            out[:, : image.shape[1] // 2] = 1.0
+            return out
+    np.testing.assert_array_equal(evaluate.Flipped(LeftHalf()).segment(image), 0.5)
+    flat, _, _ = dataset
+    shipped = str(models_env / "likeunet-rgb.tflite")
+    assert evaluate.main([str(flat), "--model", shipped, "--split", "all", "--flip"]) == 0
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines() if "overall" in line]
+    assert rows == [["likeunet-rgb.tflite", "overall"], ["likeunet-rgb.tflite", "+flip"]]
+
+
 def test_a_grey_model_starts_from_an_rgb_one():
     rgb = train.build(train.parse_args(["--data", "x", "--out", "y", *TINY_ARGS]))
     grey = train.build(train.parse_args(["--data", "x", "--out", "y", "--mode", "gray", *TINY_ARGS]))

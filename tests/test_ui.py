@@ -275,6 +275,9 @@ def test_settings_are_remembered(qtbot, models_env, clip):
     first.mask_panel.set_model("gray")
     first.apply_background_spec("color:#123456")
     first.mask_panel.threshold.setValue(30)
+    assert not first.mask_panel.settings().flip  # live: one pass by default, for speed
+    first.mask_panel.flip.setChecked(True)
+    assert first.worker.request.settings.flip  # reaches the worker at once
     first.look_panel.just_me.setChecked(True)
     first.look_panel.light_wrap.setValue(40)
     first.look_panel.harmonize.setValue(25)
@@ -287,6 +290,7 @@ def test_settings_are_remembered(qtbot, models_env, clip):
     assert second.mask_panel.model == "gray"
     assert second.background_panel.background.spec() == "color:#123456"
     assert second.mask_panel.settings().threshold == pytest.approx(0.3)
+    assert second.mask_panel.settings().flip
     assert second.last_saved_source == str(clip)
     assert second.look_panel.look() == Look(True, 0.4, 0.25, False)
     second.close()

@@ -1,7 +1,7 @@
 """Person IoU and mIoU of a model on image/mask folders, beside the MediaPipe reference.
 
     python -m trainer.evaluate DATA... --model models/likeunet-rgb.tflite \
-        [--reference ../shared/reference/selfie_segmentation.tflite] [--split val|train|all]
+        [--reference ../shared/reference/selfie_segmentation.tflite] [--split val|train|all] [--flip]
 
 Each image goes through the engine's Segmenter at its default settings (the full image, mask
 back at the image's size), so the figures are what the app and command line deliver. Person
@@ -53,6 +53,18 @@ class Scores:
     def miou(self) -> float:
         return float(np.mean([(p + b) / 2 for p, b in zip(self.person, self.background)])) \
             if self.person else float("nan")
+
+
+class Flipped:
+    """A reference model with test-time flip, as ``SegmenterSettings.flip`` gives ours: the
+    mean of its masks of the image and of its mirror image (mirrored back)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        mirrored = self.model.segment(np.ascontiguousarray(image[:, ::-1]))
+        return 0.5 * (self.model.segment(image) + mirrored[:, ::-1])
 
 
 class MediaPipeModel:
@@ -123,15 +135,24 @@ def main(argv=None) -> int:
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
     p.add_argument("--limit", type=int, help="at most this many pairs per folder")
     p.add_argument("--no-refine", action="store_true", help="evaluate without edge refinement")
+    p.add_argument("--flip", action="store_true",
+                   help="each model and the reference also with test-time flip (rows +flip)")
     args = p.parse_args(argv)
     try:
         settings = SegmenterSettings(refine=not args.no_refine)
         names = [os.path.basename(m) for m in args.model]
         # two files of the same name (a new model beside the shipped one) keep their paths
         names = [n if names.count(n) == 1 else m for n, m in zip(names, args.model)]
-        models = {n: Segmenter(m, settings) for n, m in zip(names, args.model)}
+        models = {}
+        for n, m in zip(names, args.model):
+            models[n] = Segmenter(m, settings)
+            if args.flip:
+                models[f"{n} +flip"] = Segmenter(m, settings.with_(flip=True))
         if args.reference:
-            models[f"reference:{os.path.basename(args.reference)}"] = MediaPipeModel(args.reference)
+            reference = f"reference:{os.path.basename(args.reference)}"
+            models[reference] = MediaPipeModel(args.reference)
+            if args.flip:
+                models[f"{reference} +flip"] = Flipped(models[reference])
         for folder in args.data:
             if not os.path.isdir(folder):
                 raise HumanMattingError(f"data folder not found: {folder}")

@@ -3,7 +3,7 @@ dtSSD (flicker) and frame-to-frame stability.
 
     python -m trainer.evaluate_video --model models/likeunet-rgb.tflite [--model ...] \
         [--reference ../shared/reference/selfie_segmentation.tflite] [--teacher-python PYTHON] \
-        [--smoothing 0.5] [--zoom] [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
+        [--smoothing 0.5] [--zoom] [--flip] [--clips ../shared/data/clips] [--sequences ../shared/data/video-masks]
 
 Clips: ``CLIPS/NAME.mp4`` with ``CLIPS/masks/NAME/NNNNN.png`` (mask k for frame k); sequences:
 folders of ``images/`` + ``masks/`` frames in order, mask value 128 ignored (video-masks).
@@ -213,6 +213,8 @@ def main(argv=None) -> int:
                         "pose teacher is scored too where it exists; '' leaves it out")
     p.add_argument("--zoom", action="store_true",
                    help="each model also with the zoomed second pass on small people (rows +zoom)")
+    p.add_argument("--flip", action="store_true",
+                   help="each model and MediaPipe also with test-time flip (rows +flip)")
     args = p.parse_args(argv)
     try:
         settings = SegmenterSettings(smoothing=args.smoothing, motion=args.motion)
@@ -221,9 +223,13 @@ def main(argv=None) -> int:
             makers[m] = lambda m=m: Segmenter(m, settings)
             if args.zoom:
                 makers[f"{m} +zoom"] = lambda m=m: Segmenter(m, settings.with_(zoom=True))
+            if args.flip:
+                makers[f"{m} +flip"] = lambda m=m: Segmenter(m, settings.with_(flip=True))
         if args.reference and os.path.isfile(args.reference):
-            from trainer.evaluate import MediaPipeModel
+            from trainer.evaluate import Flipped, MediaPipeModel
             makers["mediapipe-selfie"] = lambda: MediaPipeModel(args.reference)
+            if args.flip:
+                makers["mediapipe-selfie +flip"] = lambda: Flipped(MediaPipeModel(args.reference))
             if args.smoothing:
                 makers["mediapipe-selfie +smoothing"] = lambda: Smoothed(
                     MediaPipeModel(args.reference), settings)

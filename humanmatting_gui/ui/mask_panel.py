@@ -1,4 +1,5 @@
-"""Model and mask controls: RGB/grey model, threshold, softness, smoothing, edge refinement, mirror."""
+"""Model and mask controls: RGB/grey model, threshold, softness, smoothing, edge refinement,
+the mirrored second pass, mirror view."""
 
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ class MaskPanel(QGroupBox):
         self.refine.setChecked(settings.refine)
         self.refine.toggled.connect(self.changed)
         form.addRow("", self.refine)
+        self.flip = QCheckBox("Mirrored second pass")
+        self.flip.setToolTip("The model also sees the frame mirrored: steadier masks, twice the model's time")
+        self.flip.setChecked(settings.flip)
+        self.flip.toggled.connect(self.changed)
+        form.addRow("", self.flip)
         self.mirror = QCheckBox("Mirror view")
         form.addRow("", self.mirror)
 
@@ -85,7 +91,7 @@ class MaskPanel(QGroupBox):
         return SegmenterSettings(threshold=self.threshold.value() / 100,
                                  softness=self.softness.value() / 100,
                                  smoothing=0.95 * self.smoothing.value() / 100,
-                                 refine=self.refine.isChecked())
+                                 refine=self.refine.isChecked(), flip=self.flip.isChecked())
 
     def set_settings(self, settings: SegmenterSettings) -> None:
         for slider, value in ((self.threshold, settings.threshold), (self.softness, settings.softness),
@@ -93,6 +99,7 @@ class MaskPanel(QGroupBox):
             slider.blockSignals(True)
             slider.setValue(round(value * 100))
             slider.blockSignals(False)
-        self.refine.blockSignals(True)
-        self.refine.setChecked(settings.refine)
-        self.refine.blockSignals(False)
+        for box, value in ((self.refine, settings.refine), (self.flip, settings.flip)):
+            box.blockSignals(True)
+            box.setChecked(value)
+            box.blockSignals(False)

@@ -41,7 +41,8 @@ def load() -> Defaults:
             threshold=float(s.value("threshold", base.settings.threshold)),
             softness=float(s.value("softness", base.settings.softness)),
             smoothing=float(s.value("smoothing", base.settings.smoothing)),
-            refine=str(s.value("refine", base.settings.refine)).lower() == "true")
+            refine=str(s.value("refine", base.settings.refine)).lower() == "true",
+            flip=str(s.value("flip", base.settings.flip)).lower() == "true")
     except ValueError:
         settings = base.settings
     try:
@@ -66,6 +67,7 @@ def save(d: Defaults) -> None:
     s.setValue("softness", d.settings.softness)
     s.setValue("smoothing", d.settings.smoothing)
     s.setValue("refine", d.settings.refine)
+    s.setValue("flip", d.settings.flip)
     s.setValue("background", d.background.spec())
     s.setValue("source", d.source)
     for name in ("just_me", "light_wrap", "harmonize", "clean_edges"):
