@@ -1,6 +1,6 @@
 """Export throughput beside the engine's own speed, in one run.
 
-    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur] [--rounds 3] [--loops 4]
+    python benchmarks/bench_export.py [--model rgb] [--format mp4] [--background blur] [--rounds 3] [--loops 4] [--flip]
 
 For each clip in ../shared/data/clips (skipped when absent) and a generated 1280x720 clip:
 the engine's fps on the clip's frames, decoded beforehand (segment + composite, one stream,
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from humanmatting_gui.compositing import parse_background  # noqa: E402
 from humanmatting_gui.export import ExportRequest, export_video  # noqa: E402
-from humanmatting_gui.stream import Stream, StreamRequest  # noqa: E402
+from humanmatting_gui.stream import STREAM_SETTINGS, Stream, StreamRequest  # noqa: E402
 from humanmatting_gui.video_io import FORMATS, VideoReader, VideoWriter  # noqa: E402
 
 CLIPS = os.path.join(ROOT, "..", "shared", "data", "clips")
@@ -107,15 +107,19 @@ def main(argv=None) -> int:
                    help="engine and export timed this many times in turn; medians (default 3)")
     p.add_argument("--loops", type=int, default=1,
                    help="export each clip repeated this many times over (a longer video)")
+    p.add_argument("--flip", action="store_true",
+                   help="the mirrored second pass, as `humanmatting export` runs by default")
     args = p.parse_args(argv)
-    request = StreamRequest(args.model, background=parse_background(args.background))
+    request = StreamRequest(args.model, STREAM_SETTINGS.with_(flip=args.flip),
+                            background=parse_background(args.background))
     with tempfile.TemporaryDirectory() as tmp:
         clips = sorted(os.path.join(CLIPS, c) for c in os.listdir(CLIPS)
                        if c.endswith(".mp4")) if os.path.isdir(CLIPS) else []
         clips.append(generated_720p(tmp))
         if args.loops > 1:
             clips = [looped(clip, args.loops, tmp) for clip in clips]
-        print(f"model {args.model}, background {args.background}, format {args.format}")
+        print(f"model {args.model}, background {args.background}, format {args.format}"
+              f"{', flip' if args.flip else ''}")
         print(f"{'clip':<28} {'size':>9} {'frames':>6} {'engine fps':>10} {'export fps':>10} "
               f"{'ratio':>6} {'x real time':>11}")
         ratios: dict[str, list[float]] = {}
