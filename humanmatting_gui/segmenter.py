@@ -101,28 +101,36 @@ class Segmenter:
         """(float32 pixels (H', W', C) letterboxed for the model, the valid (h, w) inside)."""
         return self._letterbox(_as_frame(frame))
 
-    def _letterbox(self, frame: np.ndarray, mirrored: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
+    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         height, width = frame.shape[:2]
         h, w, ph, pw = working_shape(height, width, self.settings.size)
+        return self._pad(self._small(frame, h, w), ph, pw), (h, w)
+
+    def _small(self, frame: np.ndarray, h: int, w: int) -> np.ndarray:
+        """``frame`` shrunk to (h, w) in the model's colour order (RGB or grey), uint8."""
         small = shrink(frame, (w, h))
         if self.channels == 1:
-            small = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        else:
-            small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
-        if mirrored:
-            small = cv2.flip(small, 1)
+            return small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        return cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
+
+    def _pad(self, small: np.ndarray, ph: int, pw: int) -> np.ndarray:
+        """``small`` letterboxed into (ph, pw), float32 (ph, pw, C)."""
+        h, w = small.shape[:2]
         # replicate the border rather than pad with black: no false edge for the model to see
         small = cv2.copyMakeBorder(small, 0, ph - h, 0, pw - w, cv2.BORDER_REPLICATE)
-        return small.astype(np.float32).reshape(ph, pw, self.channels), (h, w)
+        return small.astype(np.float32).reshape(ph, pw, self.channels)
 
     def _alpha(self, frame: np.ndarray) -> np.ndarray:
         """The model's alpha (h, w) at working size; with ``flip`` the mean of the frame's and
-        its mirror image's (mirrored back), each letterboxed the same way."""
-        pixels, (h, w) = self._letterbox(frame)
-        alpha = self.backend.predict(pixels)[:h, :w]
+        its mirror image's (mirrored back), each letterboxed the same way. The frame is
+        shrunk once; the mirror image is the shrunk image's."""
+        height, width = frame.shape[:2]
+        h, w, ph, pw = working_shape(height, width, self.settings.size)
+        small = self._small(frame, h, w)
+        alpha = self.backend.predict(self._pad(small, ph, pw))[:h, :w]
         if self.settings.flip:
-            pixels, _ = self._letterbox(frame, mirrored=True)
-            alpha = 0.5 * (alpha + cv2.flip(np.ascontiguousarray(self.backend.predict(pixels)[:h, :w]), 1))
+            mirrored = self.backend.predict(self._pad(cv2.flip(small, 1), ph, pw))[:h, :w]
+            alpha = 0.5 * (alpha + cv2.flip(np.ascontiguousarray(mirrored), 1))
         return alpha
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
